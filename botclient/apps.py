@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BotclientConfig(AppConfig):
+    name = "botclient"
+    verbose_name = "Discord bot"

@@ -1,0 +1,38 @@
+"""First-start set-up, run by ``make run`` after migrating; safe to run again."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = (
+        "Prepare a fresh installation: in the embedded default, create the `admin` "
+        "superuser with a generated password kept in var/admin-password. Does nothing "
+        "that is already done."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.ensure_admin()
+
+    def ensure_admin(self) -> None:
+        User = get_user_model()
+        if User.objects.filter(is_superuser=True).exists():
+            return
+        if settings.PRODUCTION:
+            self.stdout.write("No superuser yet: create one with `python manage.py createsuperuser`.")
+            return
+        password = secrets.token_urlsafe(12)
+        User.objects.create_superuser("admin", "", password)
+        path = Path(settings.VAR_DIR) / "admin-password"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(password + "\n")
+        self.stdout.write(f"Created the superuser `admin`; its password is in {path}.")

@@ -1,0 +1,179 @@
+"""Fixtures shared by the whole suite: real servers and real processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import redis
+from django.conf import settings
+
+from tzurot_project.embedded import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def test_database_url(django_db_setup: None) -> str:
+    """A URL for the test database, for processes started by the tests."""
+    from django.db import connection
+
+    params = connection.settings_dict
+    return (
+        f"postgresql://{quote(params['USER'])}:{quote(params['PASSWORD'])}"
+        f"@{params['HOST']}:{params['PORT']}/{params['NAME']}"
+    )
+
+
+def process_env(**overrides: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["DJANGO_SETTINGS_MODULE"] = "tzurot_project.settings"
+    env.update(overrides)
+    return env
+
+
+class Process:
+    """A child process whose output is kept in a file, for failure messages."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.popen = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, sig: int = 15, timeout: float = 20) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, sig)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, 9)
+                self.popen.wait(5)
+        self._log.close()
+
+
+def wait_for(predicate, timeout: float, what: str, process: Process | None = None, interval: float = 0.05):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        if process is not None and not process.alive():
+            raise AssertionError(
+                f"{process.name} exited while waiting for {what}:\n{process.output()[-4000:]}"
+            )
+        time.sleep(interval)
+    detail = f"\n{process.output()[-4000:]}" if process else ""
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}{detail}")
+
+
+def start_worker(
+    log_dir: Path, database_url: str, redis_url: str | None = None, extra: list[str] | None = None, **env: str
+) -> Process:
+    """A real Celery worker process on the test database, ready when this returns."""
+    hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
+    redis_url = redis_url or settings.REDIS_URL
+    worker = Process(
+        "worker",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tzurot_project",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            hostname,
+            "--without-gossip",
+            "--without-mingle",
+            *(extra or ["--pool", "threads", "-c", "8"]),
+        ],
+        process_env(DATABASE_URL=database_url, REDIS_URL=redis_url, WORKER_HEARTBEAT_INTERVAL="1", **env),
+        log_dir,
+    )
+    client = redis.Redis.from_url(redis_url)
+    try:
+        wait_for(
+            lambda: client.zscore("tzurot:workers", hostname), 60, "the worker's first heartbeat", worker
+        )
+    finally:
+        client.close()
+    return worker
+
+
+@pytest.fixture(scope="session")
+def process_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("process-logs")
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(test_database_url: str, process_logs: Path) -> Iterator[Process]:
+    worker = start_worker(process_logs, test_database_url)
+    yield worker
+    worker.stop()
+
+
+def start_api(log_dir: Path, database_url: str, **env: str) -> tuple[Process, str]:
+    port = free_port()
+    api = Process(
+        "api",
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "tzurot_project.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--lifespan",
+            "off",
+            "--no-access-log",
+        ],
+        process_env(DATABASE_URL=database_url, **env),
+        log_dir,
+    )
+    import socket
+
+    def listening() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        except OSError:
+            return False
+        return True
+
+    wait_for(listening, 60, "the API server to listen", api)
+    return api, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def live_api(test_database_url: str, process_logs: Path) -> Iterator[str]:
+    """Base URL of a real uvicorn server running the project on the test database."""
+    api, url = start_api(process_logs, test_database_url)
+    yield url
+    api.stop()

@@ -1,0 +1,265 @@
+"""Django settings for Tzurot, all read from the environment.
+
+Two modes (``TZUROT_MODE``):
+
+* ``embedded`` (default): for a laptop or a test run. With ``DATABASE_URL`` or
+  ``REDIS_URL`` unset, the project's own PostgreSQL and Valkey (started by
+  ``make run`` from pip-installed packages, data under ``var/``) are used, and
+  secrets are generated once and kept in ``var/secrets.json``.
+* ``production``: every secret and server address must be given; a missing or
+  malformed one stops start-up with one ``ImproperlyConfigured`` naming it.
+
+The README's configuration table lists every variable read here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from .env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+    local_secrets,
+    require,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+MODE = (env_str("TZUROT_MODE", "embedded") or "embedded").strip().lower()
+if MODE not in ("embedded", "production"):
+    raise ImproperlyConfigured(f"TZUROT_MODE must be 'embedded' or 'production', not {MODE!r}.")
+PRODUCTION = MODE == "production"
+
+VAR_DIR = Path(env_str("TZUROT_VAR_DIR") or BASE_DIR / "var").resolve()
+
+# Ports of the embedded servers (used only when DATABASE_URL / REDIS_URL are unset).
+EMBEDDED_PG_PORT = env_int("TZUROT_EMBEDDED_PG_PORT", 54329, minimum=1)
+EMBEDDED_REDIS_PORT = env_int("TZUROT_EMBEDDED_REDIS_PORT", 63799, minimum=1)
+
+_GENERATED = ("SECRET_KEY", "FIELD_ENCRYPTION_KEY", "EMBEDDED_DB_PASSWORD", "EMBEDDED_REDIS_PASSWORD")
+_local = {} if PRODUCTION else local_secrets(VAR_DIR, _GENERATED)
+
+
+def _secret(name: str) -> str:
+    value = env_str(name)
+    if PRODUCTION:
+        return require(name, value)
+    return value or _local[name]
+
+
+SECRET_KEY = _secret("SECRET_KEY")
+if PRODUCTION and len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long in production mode.")
+
+DEBUG = env_bool("DEBUG", False)
+
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
+)
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS is required in production mode and is not set.")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# Where the public web address of this deployment is (used for uploaded avatars).
+PUBLIC_BASE_URL = (
+    env_url("PUBLIC_BASE_URL", None, schemes=("http", "https"))
+    or f"http://127.0.0.1:{env_int('TZUROT_PORT', 8000, minimum=1)}"
+).rstrip("/")
+
+# --- Servers -----------------------------------------------------------------
+
+_db_url = env_url("DATABASE_URL", None, schemes=("postgres", "postgresql", "pgsql"))
+if _db_url is None:
+    if PRODUCTION:
+        require("DATABASE_URL", None)
+    _db_url = f"postgresql://tzurot:{_local['EMBEDDED_DB_PASSWORD']}@127.0.0.1:{EMBEDDED_PG_PORT}/tzurot"
+DATABASE_URL = _db_url
+
+_redis_url = env_url("REDIS_URL", None, schemes=("redis", "rediss", "unix"))
+if _redis_url is None:
+    if PRODUCTION:
+        require("REDIS_URL", None)
+    _redis_url = f"redis://:{_local['EMBEDDED_REDIS_PASSWORD']}@127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
+REDIS_URL = _redis_url
+EMBEDDED_DATABASE = env_str("DATABASE_URL") is None
+EMBEDDED_REDIS = env_str("REDIS_URL") is None
+
+try:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+except ValueError:
+    raise ImproperlyConfigured("DATABASE_URL is not a valid PostgreSQL URL.") from None
+DATABASES["default"].setdefault("OPTIONS", {})
+# Fail fast when the database is unreachable instead of hanging a request.
+DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5))
+DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME") or None}
+
+# --- Application ---------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "gateway",
+    "personalities_app",
+    "credentials",
+    "memory",
+    "botclient",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "tzurot_project.urls"
+WSGI_APPLICATION = "tzurot_project.wsgi.application"
+ASGI_APPLICATION = "tzurot_project.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
+# uvicorn serves no files itself; Django serves the admin's static files and
+# uploaded avatars (small, cacheable). Behind a reverse proxy, turn this off.
+SERVE_FILES = env_bool("SERVE_FILES", True)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- REST API --------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "EXCEPTION_HANDLER": "gateway.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tzurot API",
+    "DESCRIPTION": "Multi-character AI chat: generation jobs, personalities, credentials, memory.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Celery ------------------------------------------------------------------------
+# Policy (docs/ARCHITECTURE.md, "Celery"): JSON only; results are ignored unless
+# a task asks for them; acks_late is set per task, only on tasks that are safe
+# to run twice, never globally.
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_EXPIRES = 3600
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300, minimum=1)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360, minimum=1)
+if CELERY_TASK_TIME_LIMIT <= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_TASK_TIME_LIMIT must be greater than CELERY_TASK_SOFT_TIME_LIMIT.")
+CELERY_TASK_ACKS_LATE = False
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task not acknowledged within this time is delivered again by Redis; it must
+# outlast the hard time limit so a running task is never handed out twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+
+# Seconds between worker heartbeats in Redis; /health calls a worker dead after
+# three missed beats.
+WORKER_HEARTBEAT_INTERVAL = env_float("WORKER_HEARTBEAT_INTERVAL", 10.0)
+
+# --- LLM providers, Discord, embeddings --------------------------------------------
+
+LLM_BASE_URL = env_url("LLM_BASE_URL", "https://openrouter.ai/api/v1", schemes=("http", "https"))
+LLM_API_KEY = env_str("LLM_API_KEY") or ""
+DEFAULT_MODEL = env_str("DEFAULT_MODEL") or "openai/gpt-4o-mini"
+FIELD_ENCRYPTION_KEY = _secret("FIELD_ENCRYPTION_KEY")
+CRYPTOGRAPHY_KEY = FIELD_ENCRYPTION_KEY
+
+DISCORD_TOKEN = env_str("DISCORD_TOKEN") or ""
+BOT_SERVICE_TOKEN = env_str("BOT_SERVICE_TOKEN") or ""
+TZUROT_API_URL = (env_url("TZUROT_API_URL", None, schemes=("http", "https")) or PUBLIC_BASE_URL).rstrip("/")
+
+EMBEDDING_BACKEND = (env_str("EMBEDDING_BACKEND") or "local").lower()
+if EMBEDDING_BACKEND not in ("local", "openai"):
+    raise ImproperlyConfigured(f"EMBEDDING_BACKEND must be 'local' or 'openai', not {EMBEDDING_BACKEND!r}.")
+EMBEDDING_MODEL = env_str("EMBEDDING_MODEL") or "all-MiniLM-L6-v2"
+EMBEDDING_DIMENSIONS = env_int("EMBEDDING_DIMENSIONS", 384, minimum=1)
+EMBEDDING_BASE_URL = env_url("EMBEDDING_BASE_URL", None, schemes=("http", "https")) or LLM_BASE_URL
+EMBEDDING_API_KEY = env_str("EMBEDDING_API_KEY") or ""
+
+# --- Logging -------------------------------------------------------------------------
+
+LOG_LEVEL = (env_str("LOG_LEVEL") or "INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {LOG_LEVEL!r}."
+    )
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Request lines are uvicorn's job; Django's own is noisy at INFO.
+        "django.request": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
+}
