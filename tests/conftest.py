@@ -15,6 +15,7 @@ import pytest
 import redis
 from django.conf import settings
 
+from tests.fakes.openai_server import FakeOpenAI
 from tzurot_project.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,3 +178,17 @@ def live_api(test_database_url: str, process_logs: Path) -> Iterator[str]:
     api, url = start_api(process_logs, test_database_url)
     yield url
     api.stop()
+
+
+@pytest.fixture(scope="session")
+def _fake_openai_server() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_openai(_fake_openai_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
+    """The loopback OpenAI-compatible server, reset for each test."""
+    _fake_openai_server.reset()
+    yield _fake_openai_server
+    _fake_openai_server.reset()
