@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
@@ -13,6 +15,11 @@ from .models import ApiToken, hash_token
 
 # last_used_at is written at most this often per token, not on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+# Looking a token up costs a query; the API checks one on every request. Known
+# tokens are kept in-process for TOKEN_CACHE_SECONDS, so a revocation takes
+# effect within that time (and at once in the process that revoked it).
+_cache: dict[str, tuple[ApiToken, float]] = {}
 
 
 class TokenPrincipal:
@@ -45,13 +52,28 @@ def token_from_header(header: str | None) -> ApiToken | None:
     scheme, _, raw = header.partition(" ")
     if scheme.lower() not in ("bearer", "token") or not raw.strip():
         raise exceptions.AuthenticationFailed("Use the header 'Authorization: Bearer <token>'.")
-    token = ApiToken.objects.filter(key_hash=hash_token(raw.strip()), revoked_at__isnull=True).first()
+    key_hash = hash_token(raw.strip())
+    now = time.monotonic()
+    cached = _cache.get(key_hash)
+    if cached is not None and cached[1] > now:
+        return cached[0]
+    token = ApiToken.objects.filter(key_hash=key_hash, revoked_at__isnull=True).first()
     if token is None:
+        _cache.pop(key_hash, None)
         raise exceptions.AuthenticationFailed("The token is not valid, or it has been revoked.")
-    now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    moment = timezone.now()
+    if token.last_used_at is None or moment - token.last_used_at > LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=moment)
+        token.last_used_at = moment
+    if settings.TOKEN_CACHE_SECONDS:
+        if len(_cache) > 10_000:
+            _cache.clear()
+        _cache[key_hash] = (token, now + settings.TOKEN_CACHE_SECONDS)
     return token
+
+
+def token_cache_clear() -> None:
+    _cache.clear()
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):

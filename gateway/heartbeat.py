@@ -37,14 +37,32 @@ def beat(client: redis.Redis, hostname: str) -> None:
     pipe.execute()
 
 
+def _recover_after_start() -> None:
+    """A worker that starts may be replacing one that died: once the dead one's
+    heartbeat has gone stale, give its jobs back (Celery beat also sweeps)."""
+    from .services import jobs_recover
+
+    try:
+        counts = jobs_recover()
+    except Exception as exc:  # the periodic sweep will try again
+        log.warning("start-up job recovery failed: %s", type(exc).__name__)
+        return
+    if any(counts.values()):
+        log.info("start-up job recovery: %s", counts)
+
+
 def _run(hostname: str) -> None:
     client = _client()
     interval = settings.WORKER_HEARTBEAT_INTERVAL
+    recover_at = time.monotonic() + 3 * interval + 1
     while not _stop.is_set():
         try:
             beat(client, hostname)
         except redis.RedisError as exc:
             log.warning("worker heartbeat failed: %s", exc)
+        if recover_at and time.monotonic() >= recover_at:
+            recover_at = 0
+            _recover_after_start()
         _stop.wait(interval)
 
 

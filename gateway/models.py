@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 
 from django.db import models
 
@@ -50,3 +51,82 @@ class ApiToken(models.Model):
     @staticmethod
     def generate() -> str:
         return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+class GenerationJob(models.Model):
+    """One request for a character's reply, from ``POST /ai/generate`` to its result.
+
+    ``queued → running → succeeded | failed``; a job left ``running`` by a dead
+    worker goes back to ``queued`` (``recoveries`` counts how often).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    request_id = models.UUIDField(default=uuid.uuid4, editable=False)
+    fingerprint = models.CharField(max_length=64, db_index=True)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    personality = models.ForeignKey(
+        "personalities_app.Personality", on_delete=models.PROTECT, related_name="jobs"
+    )
+    token = models.ForeignKey(ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+
+    user_id = models.CharField(max_length=32)
+    user_name = models.CharField(max_length=100, blank=True)
+    channel_id = models.CharField(max_length=32, blank=True)
+    guild_id = models.CharField(max_length=32, blank=True)
+    thread_id = models.CharField(max_length=32, blank=True)
+    message_id = models.CharField(max_length=32, blank=True)
+    message = models.TextField()
+    # History, referenced message and attachments, as validated by the API.
+    context = models.JSONField(default=dict, blank=True)
+    model_override = models.CharField(max_length=200, blank=True)
+
+    result_content = models.TextField(blank=True)
+    result_model = models.CharField(max_length=200, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    total_tokens = models.PositiveIntegerField(null=True, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+
+    # Where the key came from ("user" or "operator"); never the key itself.
+    credential_source = models.CharField(max_length=16, blank=True)
+    credential_id = models.BigIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Provider calls made for this job.")
+    recoveries = models.PositiveSmallIntegerField(
+        default=0, help_text="Times a dead worker's job was requeued."
+    )
+    worker = models.CharField(
+        max_length=200, blank=True, help_text="Worker that holds the job while running."
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The recovery sweep looks only at unfinished jobs.
+            models.Index(
+                fields=["status", "created_at"],
+                name="job_unfinished_idx",
+                condition=models.Q(status__in=["queued", "running"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED

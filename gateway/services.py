@@ -1,11 +1,36 @@
-"""Writes of the gateway app."""
+"""Writes of the gateway app: API tokens and generation jobs."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import redis
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
-from .models import ApiToken, hash_token
+from personalities_app.models import Personality
+
+from .errors import ServiceUnavailable
+from .events import publish_finished, sync_redis
+from .heartbeat import WORKERS_KEY
+from .models import ApiToken, GenerationJob, JobStatus, hash_token
+
+log = logging.getLogger(__name__)
+
+DEDUP_PREFIX = "tzurot:dedup:"
+QUEUE_UNAVAILABLE = "The generation queue is unavailable right now; nothing was queued. Try again shortly."
+
+
+# -- tokens ------------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -20,7 +45,272 @@ def token_create(*, name: str, is_service: bool = False, user_id: str = "") -> t
     return token, raw
 
 
+def token_register(*, name: str, raw: str, is_service: bool) -> tuple[ApiToken, bool]:
+    """Make a token given from outside (e.g. BOT_SERVICE_TOKEN) valid; returns (token, created)."""
+    return ApiToken.objects.get_or_create(
+        key_hash=hash_token(raw), defaults={"name": name, "hint": raw[:8], "is_service": is_service}
+    )
+
+
 def token_revoke(*, token: ApiToken) -> None:
+    from .auth import token_cache_clear
+
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+    token_cache_clear()
+
+
+# -- jobs: submission ----------------------------------------------------------------
+
+
+def job_fingerprint(*, personality_slug: str, user_id: str, channel_id: str, message: str) -> str:
+    material = "\x1f".join((personality_slug, user_id, channel_id, message))
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+@dataclass
+class JobRequest:
+    personality: Personality
+    message: str
+    user_id: str
+    user_name: str = ""
+    channel_id: str = ""
+    guild_id: str = ""
+    thread_id: str = ""
+    message_id: str = ""
+    context: dict[str, Any] = field(default_factory=dict)
+    model_override: str = ""
+
+
+@dataclass
+class Submitted:
+    job_id: uuid.UUID
+    request_id: uuid.UUID
+    status: str
+    deduplicated: bool
+
+
+def _enqueue(job_id: uuid.UUID) -> None:
+    from .tasks import generate
+
+    generate.apply_async(args=[str(job_id)], retry=False)
+
+
+def job_submit(*, request: JobRequest, token: ApiToken | None) -> Submitted:
+    """Queue a generation, or hand back the job of an identical request in the dedup window.
+
+    Order matters for "never accepted half-way": the fingerprint is reserved in
+    Redis first (so Redis being down refuses the request before anything is
+    written), then the job row is committed and the task published. A failed
+    publish marks the job failed and releases the fingerprint.
+    """
+    fingerprint = job_fingerprint(
+        personality_slug=request.personality.slug,
+        user_id=request.user_id,
+        channel_id=request.channel_id,
+        message=request.message,
+    )
+    job_id, request_id = uuid.uuid4(), uuid.uuid4()
+    client = sync_redis()
+    key = DEDUP_PREFIX + fingerprint
+    try:
+        for _ in range(3):
+            if client.set(key, str(job_id), nx=True, ex=settings.GENERATION_DEDUP_WINDOW):
+                break
+            existing = client.get(key)
+            if existing is None:
+                continue  # expired in between: try to reserve again
+            found = _existing(uuid.UUID(existing.decode()))
+            if found is not None:
+                return found
+            # The reservation names a job that was never stored: drop it.
+            client.delete(key)
+        else:
+            raise ServiceUnavailable(QUEUE_UNAVAILABLE)
+    except redis.RedisError:
+        raise ServiceUnavailable(QUEUE_UNAVAILABLE) from None
+
+    try:
+        with transaction.atomic():
+            GenerationJob.objects.create(
+                id=job_id,
+                request_id=request_id,
+                fingerprint=fingerprint,
+                personality=request.personality,
+                token=token,
+                user_id=request.user_id,
+                user_name=request.user_name,
+                channel_id=request.channel_id,
+                guild_id=request.guild_id,
+                thread_id=request.thread_id,
+                message_id=request.message_id,
+                message=request.message,
+                context=request.context,
+                model_override=request.model_override,
+            )
+            transaction.on_commit(lambda: _enqueue(job_id))
+    except Exception as exc:
+        if GenerationJob.objects.filter(id=job_id).exists():
+            # Committed but not published: fail it so nobody waits for it.
+            log.warning("could not publish job %s (%s)", job_id, type(exc).__name__)
+            GenerationJob.objects.filter(id=job_id, status=JobStatus.QUEUED).update(
+                status=JobStatus.FAILED,
+                error_code="service_unavailable",
+                error_message=QUEUE_UNAVAILABLE,
+                finished_at=timezone.now(),
+            )
+        with contextlib.suppress(redis.RedisError):
+            client.delete(key)
+        raise ServiceUnavailable(QUEUE_UNAVAILABLE) from None
+    return Submitted(job_id, request_id, JobStatus.QUEUED, deduplicated=False)
+
+
+def _existing(job_id: uuid.UUID) -> Submitted | None:
+    # The first request may still be committing its row: look briefly.
+    for delay in (0, 0.01, 0.05, 0.1):
+        time.sleep(delay)
+        job = GenerationJob.objects.filter(id=job_id).values("request_id", "status").first()
+        if job is not None:
+            return Submitted(job_id, job["request_id"], job["status"], deduplicated=True)
+    return None
+
+
+# -- jobs: the worker's side --------------------------------------------------------
+
+
+def job_public(job: GenerationJob) -> dict[str, Any]:
+    """The job as the API shows it (and as completion events carry it)."""
+    result = None
+    if job.status == JobStatus.SUCCEEDED:
+        result = {
+            "content": job.result_content,
+            "model": job.result_model,
+            "usage": {
+                "prompt_tokens": job.prompt_tokens or 0,
+                "completion_tokens": job.completion_tokens or 0,
+                "total_tokens": job.total_tokens or 0,
+            },
+        }
+    error = None
+    if job.status == JobStatus.FAILED:
+        error = {"code": job.error_code, "message": job.error_message}
+    return {
+        "job_id": str(job.id),
+        "request_id": str(job.request_id),
+        "status": job.status,
+        "personality": job.personality.slug,
+        "result": result,
+        "error": error,
+        "created_at": job.created_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+
+
+def job_claim(*, job_id: str, worker: str) -> GenerationJob | None:
+    """Start a queued job; None when it is not queued (another worker has it, or it ended)."""
+    claimed = GenerationJob.objects.filter(id=job_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING, worker=worker, started_at=timezone.now()
+    )
+    if not claimed:
+        return None
+    return GenerationJob.objects.select_related("personality").get(id=job_id)
+
+
+def _finish(job: GenerationJob, worker: str, **fields: Any) -> bool:
+    """Store the outcome only if this worker still holds the job; then announce it."""
+    fields["finished_at"] = timezone.now()
+    stored = GenerationJob.objects.filter(id=job.id, status=JobStatus.RUNNING, worker=worker).update(**fields)
+    if not stored:
+        log.warning("job %s was taken over while %s ran it; its outcome is dropped", job.id, worker)
+        return False
+    for name, value in fields.items():
+        setattr(job, name, value)
+    try:
+        publish_finished(str(job.id), job_public(job))
+    except redis.RedisError as exc:
+        # Waiters re-read the database when their wait ends; nothing is lost.
+        log.warning("could not publish completion of job %s (%s)", job.id, type(exc).__name__)
+    return True
+
+
+def job_succeed(
+    *, job: GenerationJob, worker: str, content: str, model: str, usage: dict[str, int], attempts: int
+) -> bool:
+    return _finish(
+        job,
+        worker,
+        status=JobStatus.SUCCEEDED,
+        result_content=content,
+        result_model=model,
+        prompt_tokens=usage.get("prompt_tokens"),
+        completion_tokens=usage.get("completion_tokens"),
+        total_tokens=usage.get("total_tokens"),
+        attempts=attempts,
+        credential_source=job.credential_source,
+        credential_id=job.credential_id,
+    )
+
+
+def job_fail(*, job: GenerationJob, worker: str, code: str, message: str, attempts: int = 0) -> bool:
+    return _finish(
+        job,
+        worker,
+        status=JobStatus.FAILED,
+        error_code=code,
+        error_message=message[:500],
+        attempts=attempts,
+        credential_source=job.credential_source,
+        credential_id=job.credential_id,
+    )
+
+
+def jobs_recover() -> dict[str, int]:
+    """Requeue jobs whose worker died, and publish queued jobs that have no message.
+
+    A job ``running`` on a worker without a fresh heartbeat goes back to
+    ``queued`` (its claim is released) and is published again; after
+    ``JOB_MAX_RECOVERIES`` it fails instead. Queued jobs older than
+    ``JOB_REQUEUE_AFTER`` are published again when the broker queue is empty
+    (so their message was lost); a duplicate message is harmless, because only
+    a queued job can be claimed.
+    """
+    client = sync_redis()
+    fresh_after = time.time() - 3 * settings.WORKER_HEARTBEAT_INTERVAL
+    alive = {member.decode() for member in client.zrangebyscore(WORKERS_KEY, fresh_after, "+inf")}
+    counts = {"requeued": 0, "failed": 0, "republished": 0}
+    now = timezone.now()
+    for job in (
+        GenerationJob.objects.filter(status=JobStatus.RUNNING)
+        .exclude(worker__in=alive)
+        .only("id", "worker", "recoveries")
+    ):
+        if job.recoveries + 1 > settings.JOB_MAX_RECOVERIES:
+            failed = GenerationJob.objects.filter(
+                id=job.id, status=JobStatus.RUNNING, worker=job.worker
+            ).update(
+                status=JobStatus.FAILED,
+                error_code="internal_error",
+                error_message="The job was interrupted too many times; please try again.",
+                finished_at=now,
+            )
+            if failed:
+                counts["failed"] += 1
+                failed_job = GenerationJob.objects.select_related("personality").get(id=job.id)
+                publish_finished(str(job.id), job_public(failed_job))
+            continue
+        released = GenerationJob.objects.filter(
+            id=job.id, status=JobStatus.RUNNING, worker=job.worker
+        ).update(status=JobStatus.QUEUED, worker="", started_at=None, recoveries=F("recoveries") + 1)
+        if released:
+            log.warning("job %s was left running by dead worker %s; requeued", job.id, job.worker)
+            _enqueue(job.id)
+            counts["requeued"] += 1
+    if client.llen("celery") == 0:
+        stale = now - timedelta(seconds=settings.JOB_REQUEUE_AFTER)
+        for job_id in GenerationJob.objects.filter(status=JobStatus.QUEUED, created_at__lt=stale).values_list(
+            "id", flat=True
+        )[:1000]:
+            _enqueue(job_id)
+            counts["republished"] += 1
+    return counts

@@ -80,6 +80,8 @@ class FakeOpenAI:
         self.transcript = "transcribed audio"
         self.rejected_keys: set[str] = set()
         self.embedding_dimensions = 384
+        # Files served at /files/<name> (attachment URLs in tests): name -> (bytes, content type).
+        self.files: dict[str, tuple[bytes, str]] = {}
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -114,6 +116,7 @@ class FakeOpenAI:
         self.chat_delay = 0.0
         self.reply_text = _default_reply
         self.rejected_keys = set()
+        self.files = {}
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -140,6 +143,11 @@ class FakeOpenAI:
         async def shutdown() -> None:
             if self._runner:
                 await self._runner.cleanup()
+            # Scripted slow answers still sleeping: end them before the loop stops.
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -159,7 +167,9 @@ class FakeOpenAI:
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
         app.router.add_get("/v1/models", self._models)
-        self._runner = web.AppRunner(app, access_log=None)
+        app.router.add_get("/files/{name}", self._file)
+        # Slow scripted answers must not hold up the end of a test session.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port, backlog=4096)
         await site.start()
@@ -260,6 +270,15 @@ class FakeOpenAI:
         if scripted is not None:
             return scripted
         return web.json_response({"text": self.transcript})
+
+    def file_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/files/{name}"
+
+    async def _file(self, request: web.Request) -> web.Response:
+        found = self.files.get(request.match_info["name"])
+        if found is None:
+            return web.Response(status=404)
+        return web.Response(body=found[0], content_type=found[1])
 
     async def _models(self, request: web.Request) -> web.Response:
         await self._record(request)

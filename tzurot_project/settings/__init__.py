@@ -43,7 +43,13 @@ VAR_DIR = Path(env_str("TZUROT_VAR_DIR") or BASE_DIR / "var").resolve()
 EMBEDDED_PG_PORT = env_int("TZUROT_EMBEDDED_PG_PORT", 54329, minimum=1)
 EMBEDDED_REDIS_PORT = env_int("TZUROT_EMBEDDED_REDIS_PORT", 63799, minimum=1)
 
-_GENERATED = ("SECRET_KEY", "FIELD_ENCRYPTION_KEY", "EMBEDDED_DB_PASSWORD", "EMBEDDED_REDIS_PASSWORD")
+_GENERATED = (
+    "SECRET_KEY",
+    "FIELD_ENCRYPTION_KEY",
+    "EMBEDDED_DB_PASSWORD",
+    "EMBEDDED_REDIS_PASSWORD",
+    "BOT_SERVICE_TOKEN",
+)
 _local = {} if PRODUCTION else local_secrets(VAR_DIR, _GENERATED)
 
 
@@ -99,6 +105,15 @@ DATABASES["default"].setdefault("OPTIONS", {})
 # Fail fast when the database is unreachable instead of hanging a request.
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5))
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME") or None}
+# A connection pool per process (psycopg_pool): workers run many generations on
+# threads, each holding a connection only for its short database steps.
+DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 20, minimum=0)
+if DATABASE_POOL_MAX_SIZE:
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_MAX_SIZE,
+        "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
+    }
 
 # --- Application ---------------------------------------------------------------
 
@@ -111,6 +126,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "gateway",
     "personalities_app",
     "credentials",
@@ -190,6 +206,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Multi-character AI chat: generation jobs, personalities, credentials, memory.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI served from our own static files, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- Celery ------------------------------------------------------------------------
@@ -217,7 +238,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "gateway-recover-jobs": {"task": "gateway.recover_jobs", "schedule": 30.0},
+}
+# Generation is slow I/O (seconds per provider call, little CPU): one worker
+# process keeps many calls in flight on threads. See docs/ARCHITECTURE.md.
+CELERY_WORKER_POOL = env_str("CELERY_WORKER_POOL") or "threads"
+CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 200, minimum=1)
 
 # Seconds between worker heartbeats in Redis; /health calls a worker dead after
 # three missed beats.
@@ -228,11 +255,42 @@ WORKER_HEARTBEAT_INTERVAL = env_float("WORKER_HEARTBEAT_INTERVAL", 10.0)
 LLM_BASE_URL = env_url("LLM_BASE_URL", "https://openrouter.ai/api/v1", schemes=("http", "https"))
 LLM_API_KEY = env_str("LLM_API_KEY") or ""
 DEFAULT_MODEL = env_str("DEFAULT_MODEL") or "openai/gpt-4o-mini"
+LLM_TIMEOUT = env_float("LLM_TIMEOUT", 120.0)
+LLM_MAX_ATTEMPTS = env_int("LLM_MAX_ATTEMPTS", 3, minimum=1)
+LLM_BACKOFF_BASE = env_float("LLM_BACKOFF_BASE", 1.0)
+TRANSCRIPTION_MODEL = env_str("TRANSCRIPTION_MODEL") or "whisper-1"
+MAX_ATTACHMENT_BYTES = env_int("MAX_ATTACHMENT_BYTES", 25_000_000, minimum=1)
+DEFAULT_MAX_OUTPUT_TOKENS = env_int("DEFAULT_MAX_OUTPUT_TOKENS", 1024, minimum=16)
+DEFAULT_CONTEXT_WINDOW = env_int("DEFAULT_CONTEXT_WINDOW", 16384, minimum=1024)
+# Context windows by model name pattern (fnmatch); first match wins.
+MODEL_CONTEXT_WINDOWS: dict[str, int] = {
+    "*gpt-4o*": 128000,
+    "*gpt-4.1*": 1000000,
+    "*gpt-5*": 400000,
+    "*claude*": 200000,
+    "*gemini*": 1000000,
+    "*llama-3*": 128000,
+    "*mistral*": 32000,
+    "*deepseek*": 64000,
+}
+VISION_MODEL_PATTERNS = env_list(
+    "VISION_MODEL_PATTERNS",
+    ["*gpt-4o*", "*gpt-4.1*", "*gpt-5*", "*claude-3*", "*claude-*4*", "*gemini*", "*vision*"],
+)
+# Identical requests within this many seconds are answered with the first job.
+GENERATION_DEDUP_WINDOW = env_int("GENERATION_DEDUP_WINDOW", 5, minimum=1)
+JOB_WAIT_MAX = 30
+# A job still queued after this long is enqueued again by the recovery sweep.
+JOB_REQUEUE_AFTER = env_int("JOB_REQUEUE_AFTER", 60, minimum=5)
+JOB_MAX_RECOVERIES = env_int("JOB_MAX_RECOVERIES", 3, minimum=1)
+# Token lookups are cached per process this long (a revoked token stops working within it).
+TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 30, minimum=0)
+
 FIELD_ENCRYPTION_KEY = _secret("FIELD_ENCRYPTION_KEY")
 CRYPTOGRAPHY_KEY = FIELD_ENCRYPTION_KEY
 
 DISCORD_TOKEN = env_str("DISCORD_TOKEN") or ""
-BOT_SERVICE_TOKEN = env_str("BOT_SERVICE_TOKEN") or ""
+BOT_SERVICE_TOKEN = env_str("BOT_SERVICE_TOKEN") or ("" if PRODUCTION else _local["BOT_SERVICE_TOKEN"])
 TZUROT_API_URL = (env_url("TZUROT_API_URL", None, schemes=("http", "https")) or PUBLIC_BASE_URL).rstrip("/")
 
 EMBEDDING_BACKEND = (env_str("EMBEDDING_BACKEND") or "local").lower()

@@ -11,16 +11,31 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from gateway.services import token_register
+
 
 class Command(BaseCommand):
     help = (
         "Prepare a fresh installation: in the embedded default, create the `admin` "
-        "superuser with a generated password kept in var/admin-password. Does nothing "
+        "superuser with a generated password kept in var/admin-password; register the bot's "
+        "service token (BOT_SERVICE_TOKEN). Does nothing "
         "that is already done."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.ensure_admin()
+        self.ensure_bot_token()
+
+    def ensure_bot_token(self) -> None:
+        """The bot's service token (BOT_SERVICE_TOKEN, generated in the embedded default) is valid."""
+        if not settings.BOT_SERVICE_TOKEN:
+            self.stdout.write(
+                "BOT_SERVICE_TOKEN is not set: the Discord bot will not be able to call the API."
+            )
+            return
+        _, created = token_register(name="discord-bot", raw=settings.BOT_SERVICE_TOKEN, is_service=True)
+        if created:
+            self.stdout.write("Registered the bot's service token (BOT_SERVICE_TOKEN).")
 
     def ensure_admin(self) -> None:
         User = get_user_model()

@@ -1,0 +1,156 @@
+"""The generation API: queue a generation, read (or wait for) its job."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from adrf.views import APIView
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from personalities_app.models import Personality
+
+from . import events
+from .auth import TokenPrincipal
+from .errors import NotFound
+from .models import FINISHED, GenerationJob
+from .serializers import ErrorSerializer, GenerateRequestSerializer, GenerateResponseSerializer, JobSerializer
+from .services import JobRequest, job_public, job_submit
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    descriptions = {
+        400: "Invalid input; `error.message` names the field, `error.details.fields` has every problem.",
+        401: "Missing or invalid token.",
+        403: "The token may not act for that user.",
+        404: "No such personality or job (or it belongs to another token).",
+        503: "Redis (the queue) is unavailable; nothing was queued.",
+    }
+    return {code: OpenApiResponse(ErrorSerializer, description=descriptions[code]) for code in codes}
+
+
+def _personality(slug: str) -> Personality:
+    personality = Personality.objects.filter(slug=slug, is_active=True).first()
+    if personality is None:
+        raise NotFound(f"There is no active personality called '{slug}'.", code="unknown_personality")
+    return personality
+
+
+class GenerateApi(APIView):
+    @extend_schema(
+        operation_id="ai_generate",
+        summary="Queue a character's reply",
+        request=GenerateRequestSerializer,
+        responses={202: GenerateResponseSerializer, **_errors(400, 401, 403, 404, 503)},
+    )
+    async def post(self, request: Request) -> Response:
+        serializer = GenerateRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data: dict[str, Any] = serializer.validated_data
+        principal: TokenPrincipal = request.user  # type: ignore[assignment]
+        context = data["context"]
+        if not principal.may_act_for(context["user_id"]):
+            raise PermissionDenied("This token may not act for that user.")
+        submitted = await sync_to_async(self._submit)(data, principal)
+        body = {
+            "job_id": str(submitted.job_id),
+            "request_id": str(submitted.request_id),
+            "status": submitted.status,
+            "deduplicated": submitted.deduplicated,
+        }
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+    @staticmethod
+    def _submit(data: dict[str, Any], principal: TokenPrincipal) -> Any:
+        context = data["context"]
+        return job_submit(
+            request=JobRequest(
+                personality=_personality(data["personality"]),
+                message=data["message"],
+                user_id=context["user_id"],
+                user_name=context.get("user_name") or "",
+                channel_id=context.get("channel_id") or "",
+                guild_id=context.get("guild_id") or "",
+                thread_id=context.get("thread_id") or "",
+                message_id=context.get("message_id") or "",
+                context={
+                    "history": context.get("history") or [],
+                    "referenced_message": context.get("referenced_message"),
+                    "attachments": context.get("attachments") or [],
+                },
+                model_override=data.get("model") or "",
+            ),
+            token=principal.token,
+        )
+
+
+class JobApi(APIView):
+    @extend_schema(
+        operation_id="ai_job",
+        summary="A job's status and result; `wait` holds the request until it ends",
+        parameters=[
+            OpenApiParameter(
+                "wait",
+                int,
+                description=f"Seconds (0-{settings.JOB_WAIT_MAX}) to hold the request until the job ends.",
+            )
+        ],
+        responses={200: JobSerializer, **_errors(400, 401, 404)},
+    )
+    async def get(self, request: Request, job_id: uuid.UUID) -> Response:
+        wait = self._wait_seconds(request)
+        principal: TokenPrincipal = request.user  # type: ignore[assignment]
+        payload = await self._load(job_id, principal)
+        if payload["status"] in FINISHED or wait == 0:
+            return Response(payload)
+
+        waiter = events.waiter()
+        try:
+            await waiter.ensure_listening()
+        except (TimeoutError, OSError):
+            # No event stream right now: answer with what the database says.
+            return Response(payload)
+        future = waiter.register(str(job_id))
+        try:
+            # Re-read after subscribing: the job may have ended in between.
+            payload = await self._load(job_id, principal)
+            if payload["status"] not in FINISHED:
+                try:
+                    payload = await asyncio.wait_for(asyncio.shield(future), timeout=wait)
+                except TimeoutError:
+                    payload = await self._load(job_id, principal)
+        finally:
+            waiter.unregister(str(job_id), future)
+        return Response(payload)
+
+    @staticmethod
+    def _wait_seconds(request: Request) -> float:
+        raw = request.query_params.get("wait", "0")
+        try:
+            wait = float(raw)
+        except ValueError:
+            wait = -1
+        if not 0 <= wait <= settings.JOB_WAIT_MAX:
+            from rest_framework.exceptions import ValidationError
+
+            raise ValidationError(
+                {"wait": [f"Must be a number of seconds from 0 to {settings.JOB_WAIT_MAX}."]}
+            )
+        return wait
+
+    @staticmethod
+    async def _load(job_id: uuid.UUID, principal: TokenPrincipal) -> dict[str, Any]:
+        jobs = GenerationJob.objects.select_related("personality")
+        if not principal.is_service:
+            jobs = jobs.filter(token_id=principal.token.pk)
+        job = await jobs.filter(id=job_id).afirst()
+        if job is None:
+            raise NotFound("There is no such job.", code="unknown_job")
+        return job_public(job)

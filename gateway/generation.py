@@ -1,0 +1,136 @@
+"""One generation, from a claimed job to its stored result.
+
+Called by the ``gateway.generate`` task with a job this worker has claimed.
+Steps: resolve the API key (the user's own, else the operator's), recall
+memories, prepare attachments, build the prompt, call the provider through
+the one door (``gateway.providers``), store the outcome (only if this worker
+still holds the job) and announce it, then schedule the memory write.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import close_old_connections, connection
+
+from credentials.services import NoCredential, credential_mark_invalid, credential_resolve
+
+from . import providers
+from .models import GenerationJob
+from .prompting import HistoryItem, PromptInput, build_prompt
+from .services import job_fail, job_succeed
+
+log = logging.getLogger(__name__)
+
+
+def _history(context: dict[str, Any]) -> list[HistoryItem]:
+    return [
+        HistoryItem(item["author"], item["content"], bool(item.get("is_personality")))
+        for item in context.get("history") or []
+    ]
+
+
+def _referenced(context: dict[str, Any]) -> HistoryItem | None:
+    ref = context.get("referenced_message")
+    if not ref:
+        return None
+    return HistoryItem(ref["author"], ref["content"], bool(ref.get("is_personality")))
+
+
+def recall_memories(job: GenerationJob, history: list[HistoryItem]) -> list[str]:
+    """Texts of the memories relevant to this message, best first."""
+    return []
+
+
+def _attachments(job: GenerationJob, base_url: str, api_key: str) -> tuple[list[str], list[str]]:
+    images: list[str] = []
+    transcripts: list[str] = []
+    for attachment in job.context.get("attachments") or []:
+        kind = attachment.get("content_type", "")
+        if kind.startswith("image/"):
+            images.append(attachment["url"])
+        elif kind.startswith("audio/"):
+            try:
+                data = providers.fetch_attachment(attachment["url"])
+                transcripts.append(
+                    providers.transcribe(
+                        base_url=base_url,
+                        api_key=api_key,
+                        filename=attachment.get("filename") or "audio",
+                        data=data,
+                        content_type=kind,
+                    )
+                )
+            except Exception as exc:  # a voice note that cannot be read must not sink the reply
+                log.info("job %s: audio attachment not transcribed (%s)", job.id, type(exc).__name__)
+                transcripts.append("(a voice message that could not be transcribed)")
+    return images, transcripts
+
+
+def run(job: GenerationJob, worker: str) -> None:
+    try:
+        try:
+            credential = credential_resolve(user_id=job.user_id)
+        except NoCredential as exc:
+            job_fail(job=job, worker=worker, code="no_api_key", message=exc.message)
+            return
+        job.credential_source = credential.source
+        job.credential_id = credential.credential_id
+
+        personality = job.personality
+        model = job.model_override or personality.effective_model
+        history = _history(job.context)
+        memories = recall_memories(job, history)
+        # Nothing below needs the database until the result is stored: give the
+        # connection back rather than hold it through a call of many seconds.
+        connection.close()
+        images, transcripts = _attachments(job, credential.base_url, credential.api_key)
+        prompt = build_prompt(
+            PromptInput(
+                personality=personality,
+                model=model,
+                user_name=job.user_name or "someone",
+                message=job.message,
+                history=history,
+                referenced=_referenced(job.context),
+                memories=memories,
+                image_urls=images,
+                transcripts=transcripts,
+            )
+        )
+        try:
+            completion = providers.chat_complete(
+                base_url=credential.base_url,
+                api_key=credential.api_key,
+                model=model,
+                messages=prompt.messages,
+                temperature=personality.temperature,
+                max_tokens=prompt.max_output_tokens,
+            )
+        except providers.ProviderError as error:
+            close_old_connections()
+            if error.code == "invalid_api_key" and credential.credential_id is not None:
+                credential_mark_invalid(credential_id=credential.credential_id)
+            job_fail(job=job, worker=worker, code=error.code, message=error.message, attempts=error.attempts)
+            return
+        close_old_connections()
+        if job_succeed(
+            job=job,
+            worker=worker,
+            content=completion.content,
+            model=completion.model,
+            usage=completion.usage,
+            attempts=completion.attempts,
+        ):
+            schedule_memory_write(job)
+    except SoftTimeLimitExceeded:
+        job_fail(job=job, worker=worker, code="timeout", message="The reply took too long and was abandoned.")
+    except Exception:
+        log.exception("job %s failed unexpectedly", job.id)
+        job_fail(job=job, worker=worker, code="internal_error", message="Something went wrong on our side.")
+
+
+def schedule_memory_write(job: GenerationJob) -> None:
+    """After a success: the exchange goes to long-term memory (a task of its own)."""
