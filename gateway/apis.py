@@ -98,7 +98,7 @@ class JobApi(APIView):
         parameters=[
             OpenApiParameter(
                 "wait",
-                int,
+                {"type": "number", "minimum": 0, "maximum": settings.JOB_WAIT_MAX},
                 description=f"Seconds (0-{settings.JOB_WAIT_MAX}) to hold the request until the job ends.",
             )
         ],

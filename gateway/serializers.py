@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 DISCORD_ID = r"^\d{1,20}$"
@@ -50,6 +51,27 @@ class ContextSerializer(serializers.Serializer):
     attachments = AttachmentSerializer(many=True, required=False, default=list, max_length=MAX_ATTACHMENTS)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A mention in a guild channel",
+            request_only=True,
+            value={
+                "personality": "nova",
+                "message": "Nova, where are we headed?",
+                "context": {
+                    "user_id": "111111111111111111",
+                    "user_name": "Alice",
+                    "channel_id": "222222222222222222",
+                    "guild_id": "333333333333333333",
+                    "message_id": "444444444444444444",
+                    "history": [{"author": "Bob", "content": "We just left port.", "is_personality": False}],
+                    "attachments": [],
+                },
+            },
+        )
+    ]
+)
 class GenerateRequestSerializer(serializers.Serializer):
     personality = serializers.SlugField(max_length=64)
     message = serializers.CharField(max_length=MAX_MESSAGE, trim_whitespace=True)
