@@ -13,9 +13,12 @@ from typing import Any
 
 import psycopg
 import redis.asyncio as aioredis
+from adrf.views import APIView
 from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, JsonResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
 
 from .heartbeat import WORKERS_KEY
 
@@ -83,10 +86,35 @@ CHECKS: dict[str, Callable[[], Awaitable[dict[str, Any]]]] = {
 }
 
 
-async def health(request: HttpRequest) -> JsonResponse:
-    results = await asyncio.gather(*(_timed(check) for check in CHECKS.values()))
-    checks = dict(zip(CHECKS, results, strict=True))
-    failing = [name for name, result in checks.items() if not result["ok"]]
-    if failing:
-        return JsonResponse({"status": "degraded", "checks": checks, "failing": failing}, status=503)
-    return JsonResponse({"status": "healthy", "checks": checks})
+class CheckSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    latency_ms = serializers.FloatField(required=False)
+    error = serializers.CharField(required=False)
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["healthy", "degraded"])
+    checks = serializers.DictField(child=CheckSerializer())
+    failing = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class HealthApi(APIView):
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+
+    @extend_schema(
+        operation_id="health",
+        summary="Health of the database, Redis and the workers (answers within 2 s)",
+        auth=[],
+        responses={
+            200: HealthSerializer,
+            503: OpenApiResponse(HealthSerializer, description="A check failed; `failing` names it."),
+        },
+    )
+    async def get(self, request: HttpRequest) -> JsonResponse:
+        results = await asyncio.gather(*(_timed(check) for check in CHECKS.values()))
+        checks = dict(zip(CHECKS, results, strict=True))
+        failing = [name for name, result in checks.items() if not result["ok"]]
+        if failing:
+            return JsonResponse({"status": "degraded", "checks": checks, "failing": failing}, status=503)
+        return JsonResponse({"status": "healthy", "checks": checks})
