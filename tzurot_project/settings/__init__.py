@@ -229,7 +229,17 @@ LLM_BASE_URL = env_url("LLM_BASE_URL", "https://openrouter.ai/api/v1", schemes=(
 LLM_API_KEY = env_str("LLM_API_KEY") or ""
 DEFAULT_MODEL = env_str("DEFAULT_MODEL") or "openai/gpt-4o-mini"
 FIELD_ENCRYPTION_KEY = _secret("FIELD_ENCRYPTION_KEY")
+# Stored API keys are encrypted by credentials/crypto.py with keys derived from
+# FIELD_ENCRYPTION_KEY alone (django-cryptography's own default would sign with
+# SECRET_KEY); this line only covers other uses of the package's defaults.
 CRYPTOGRAPHY_KEY = FIELD_ENCRYPTION_KEY
+# Where users' keys are used and checked, per provider ("custom" keys carry their own URL).
+CREDENTIAL_PROVIDER_BASE_URLS = {
+    "openrouter": "https://openrouter.ai/api/v1",
+    "openai": "https://api.openai.com/v1",
+}
+# Seconds to wait for a provider when checking a key.
+CREDENTIAL_VERIFY_TIMEOUT = 5.0
 
 DISCORD_TOKEN = env_str("DISCORD_TOKEN") or ""
 BOT_SERVICE_TOKEN = env_str("BOT_SERVICE_TOKEN") or ""
