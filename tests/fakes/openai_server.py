@@ -2,7 +2,7 @@
 
 Used by the tests and the benchmarks through the real ``openai`` client, never
 by patching inside it. Endpoints (under ``/v1``): chat completions, embeddings,
-audio transcriptions and the model list. Behaviour is programmable:
+audio transcriptions, the model list, and OpenRouter's key record (``/v1/key``). Behaviour is programmable:
 
 * ``server.script("chat", Reply(status=429, headers={"Retry-After": "1"}), Reply())``
   queues answers for the next calls of an endpoint (then it falls back to the default);
@@ -95,7 +95,7 @@ class FakeOpenAI:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def script(self, endpoint: str, *replies: Reply) -> None:
-        """Queue answers for ``endpoint`` ('chat', 'embeddings', 'transcriptions', 'models')."""
+        """Queue answers for ``endpoint`` ('chat', 'embeddings', 'transcriptions', 'models', 'key')."""
         with self._lock:
             self.scripts[endpoint].extend(replies)
 
@@ -105,6 +105,7 @@ class FakeOpenAI:
             "embeddings": "/embeddings",
             "transcriptions": "/audio/transcriptions",
             "models": "/models",
+            "key": "/key",
         }[endpoint]
         with self._lock:
             return [r for r in self.requests if r.path.endswith(suffix)]
@@ -167,6 +168,7 @@ class FakeOpenAI:
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/v1/key", self._key_info)
         app.router.add_get("/files/{name}", self._file)
         # Slow scripted answers must not hold up the end of a test session.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -291,6 +293,14 @@ class FakeOpenAI:
                 "data": [{"id": "fake-model", "object": "model", "created": 0, "owned_by": "tests"}],
             }
         )
+
+    async def _key_info(self, request: web.Request) -> web.Response:
+        # OpenRouter's GET /key: the calling key's own record; 401 for a bad key.
+        await self._record(request)
+        scripted = await self._scripted("key", request)
+        if scripted is not None:
+            return scripted
+        return web.json_response({"data": {"label": "fake key", "usage": 0, "limit": None}})
 
 
 def _error(status: int, message: str, code: str) -> web.Response:

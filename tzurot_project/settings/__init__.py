@@ -287,7 +287,17 @@ JOB_MAX_RECOVERIES = env_int("JOB_MAX_RECOVERIES", 3, minimum=1)
 TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 30, minimum=0)
 
 FIELD_ENCRYPTION_KEY = _secret("FIELD_ENCRYPTION_KEY")
+# Stored API keys are encrypted by credentials/crypto.py with keys derived from
+# FIELD_ENCRYPTION_KEY alone (django-cryptography's own default would sign with
+# SECRET_KEY); this line only covers other uses of the package's defaults.
 CRYPTOGRAPHY_KEY = FIELD_ENCRYPTION_KEY
+# Where users' keys are used and checked, per provider ("custom" keys carry their own URL).
+CREDENTIAL_PROVIDER_BASE_URLS = {
+    "openrouter": "https://openrouter.ai/api/v1",
+    "openai": "https://api.openai.com/v1",
+}
+# Seconds to wait for a provider when checking a key.
+CREDENTIAL_VERIFY_TIMEOUT = 5.0
 
 DISCORD_TOKEN = env_str("DISCORD_TOKEN") or ""
 BOT_SERVICE_TOKEN = env_str("BOT_SERVICE_TOKEN") or ("" if PRODUCTION else _local["BOT_SERVICE_TOKEN"])
