@@ -11,16 +11,30 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from personalities_app.io import read_path
+from personalities_app.models import Personality
+from personalities_app.services import personalities_upsert
+
 
 class Command(BaseCommand):
     help = (
         "Prepare a fresh installation: in the embedded default, create the `admin` "
-        "superuser with a generated password kept in var/admin-password. Does nothing "
-        "that is already done."
+        "superuser with a generated password kept in var/admin-password; load the bundled "
+        "personalities when there are none yet. Does nothing that is already done."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.ensure_admin()
+        self.ensure_personalities()
+
+    def ensure_personalities(self) -> None:
+        # Only on a first start: afterwards the operator owns the characters
+        # (edits and deletions in the admin must survive restarts).
+        if Personality.objects.exists():
+            return
+        outcomes = personalities_upsert(specs=read_path(Path(settings.BASE_DIR) / "personalities"))
+        names = ", ".join(outcome.slug for outcome in outcomes)
+        self.stdout.write(f"Loaded {len(outcomes)} bundled personalities: {names}.")
 
     def ensure_admin(self) -> None:
         User = get_user_model()
