@@ -25,6 +25,7 @@ def test_operator_creates_a_personality_and_sees_its_avatar(admin_page: AdminSes
     page.goto("/admin/personalities_app/personality/")
     page.click("a.tz-import-link")
     page.wait_for_selector("#personality-import-form")
+    page.screenshot(path=str(tmp_path / "import.png"))
     page.goto("/admin/personalities_app/personality/add/")
     page.locator("#id_name").press_sequentially("Captain Nova")
     assert page.input_value("#id_slug") == "captain-nova"  # filled in from the name as you type
@@ -53,5 +54,5 @@ def test_operator_creates_a_personality_and_sees_its_avatar(admin_page: AdminSes
     assert page.evaluate("img => img.naturalWidth", thumbnail.element_handle()) == 256
     page.screenshot(path=str(tmp_path / "changelist.png"), full_page=True)
     if os.environ.get("TZUROT_SCREENSHOTS"):  # keep them for a human to look at
-        for name in ("change-form.png", "changelist.png"):
+        for name in ("import.png", "change-form.png", "changelist.png"):
             (Path(os.environ["TZUROT_SCREENSHOTS"]) / name).write_bytes((tmp_path / name).read_bytes())
