@@ -23,8 +23,9 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(BIN)/python -m tzurot_project.runner
 
-## test: install everything the tests need, then run the whole suite
+## test: install everything the tests need (Python packages, Debian's chromium), then run the whole suite
 test: install-dev
+	./scripts/ensure_test_browser.sh
 	$(BIN)/python -m pytest
 
 lint: install-dev

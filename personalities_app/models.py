@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import FileExtensionValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 
-from .validators import validate_https_url, validate_slug, validate_webhook_name
+from .validators import (
+    AVATAR_EXTENSIONS,
+    validate_aliases,
+    validate_avatar_size,
+    validate_discord_id,
+    validate_https_url,
+    validate_slug,
+    validate_webhook_name,
+)
 
 
 class MemoryScope(models.TextChoices):
@@ -15,9 +24,16 @@ class MemoryScope(models.TextChoices):
 
 
 class Personality(models.Model):
-    slug = models.SlugField(max_length=64, unique=True, validators=[validate_slug])
+    slug = models.SlugField(
+        max_length=64,
+        unique=True,
+        validators=[validate_slug],
+        help_text="Its permanent id in the API and in files: lowercase letters, digits, hyphens.",
+    )
     name = models.CharField(
-        max_length=80, validators=[validate_webhook_name], help_text="Name used to address it."
+        max_length=80,
+        validators=[validate_webhook_name],
+        help_text="Name used to address it (1-80 characters; Discord forbids 'discord' and 'clyde').",
     )
     display_name = models.CharField(
         max_length=80,
@@ -25,39 +41,57 @@ class Personality(models.Model):
         validators=[validate_webhook_name],
         help_text="Name shown on its Discord messages; the name when empty.",
     )
-    aliases = models.JSONField(default=list, blank=True, help_text="Other names it answers to (a list).")
+    aliases = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_aliases],
+        help_text="Other names it answers to (a list of names).",
+    )
     avatar_url = models.URLField(
         max_length=500, blank=True, validators=[validate_https_url], help_text="An https:// image URL."
     )
     avatar_image = models.ImageField(
-        upload_to="avatars/", blank=True, help_text="Or upload an image; served under PUBLIC_BASE_URL."
+        upload_to="avatars/",
+        blank=True,
+        validators=[FileExtensionValidator(AVATAR_EXTENSIONS), validate_avatar_size],
+        help_text="Or upload an image (PNG, JPEG, GIF or WebP, up to 4 MB); served under PUBLIC_BASE_URL.",
     )
 
-    system_prompt = models.TextField(blank=True)
+    system_prompt = models.TextField(
+        blank=True, help_text="Instructions that open the system prompt, before the character sections."
+    )
     character_info = models.TextField(blank=True, help_text="Who the character is: description, appearance.")
-    traits = models.TextField(blank=True)
-    tone = models.TextField(blank=True)
+    traits = models.TextField(blank=True, help_text="Personality traits.")
+    tone = models.TextField(blank=True, help_text="How it speaks: voice, register, quirks.")
     scenario = models.TextField(blank=True, help_text="Scenario or background.")
-    example_dialogue = models.TextField(blank=True)
+    example_dialogue = models.TextField(blank=True, help_text="A few exchanges showing its voice.")
     likes = models.TextField(blank=True)
     dislikes = models.TextField(blank=True)
-    greeting = models.TextField(blank=True)
+    greeting = models.TextField(blank=True, help_text="Its first message when someone starts talking to it.")
     error_message = models.CharField(
         max_length=500, blank=True, help_text="What the character says when a generation fails."
     )
 
     model = models.CharField(max_length=200, blank=True, help_text="LLM model; DEFAULT_MODEL when empty.")
     temperature = models.FloatField(
-        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)]
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(2.0)],
+        help_text="0-2; the provider's default when empty.",
     )
     max_output_tokens = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(32768)]
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(32768)],
+        help_text="Longest answer in tokens; the provider's default when empty.",
     )
 
-    memory_enabled = models.BooleanField(default=True)
+    memory_enabled = models.BooleanField(default=True, help_text="Remember conversations with each user.")
     memory_scope = models.CharField(max_length=16, choices=MemoryScope.choices, default=MemoryScope.PRIVATE)
     memory_top_k = models.PositiveSmallIntegerField(
-        default=10, validators=[MinValueValidator(1), MaxValueValidator(50)]
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="How many memories to recall per message (1-50).",
     )
     memory_threshold = models.FloatField(
         default=0.3,
@@ -67,12 +101,21 @@ class Personality(models.Model):
 
     # Card fields we do not model (Character Card V2 `extensions` and the like),
     # kept so an export gives back what was imported.
-    extensions = models.JSONField(default=dict, blank=True)
+    extensions = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Data from imported cards with no field of its own, kept for export (a JSON object).",
+    )
 
-    is_active = models.BooleanField(default=True)
-    is_public = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True, help_text="Inactive characters never answer.")
+    is_public = models.BooleanField(
+        default=True, help_text="Listed for everyone; a private one is usable only by its owner."
+    )
     owner_user_id = models.CharField(
-        max_length=32, blank=True, help_text="Discord user id of its owner, if a user owns it."
+        max_length=32,
+        blank=True,
+        validators=[validate_discord_id],
+        help_text="Discord user id of its owner, if a user owns it.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -83,6 +126,16 @@ class Personality(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.avatar_url and self.avatar_image:
+            raise ValidationError(
+                {"avatar_url": "Give either an avatar URL or an uploaded image, not both."},
+                code="two_avatars",
+            )
+        if not isinstance(self.extensions, dict):
+            raise ValidationError({"extensions": "Extensions must be a JSON object."}, code="not_object")
 
     @property
     def shown_name(self) -> str:
@@ -98,3 +151,51 @@ class Personality(models.Model):
     @property
     def effective_model(self) -> str:
         return self.model or settings.DEFAULT_MODEL
+
+
+class ChannelActivation(models.Model):
+    """The personality that answers every message in a channel (and its threads)."""
+
+    channel_id = models.CharField(max_length=32, unique=True, validators=[validate_discord_id])
+    personality = models.ForeignKey(Personality, on_delete=models.CASCADE, related_name="activations")
+    guild_id = models.CharField(max_length=32, blank=True, validators=[validate_discord_id])
+    activated_by = models.CharField(
+        max_length=32, blank=True, validators=[validate_discord_id], help_text="Discord user id."
+    )
+    created_at = models.DateTimeField(auto_now_add=True, help_text="When it was (last) activated.")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"#{self.channel_id} → {self.personality.slug}"
+
+
+class UserSelection(models.Model):
+    """A user's chosen personality: in one channel, or everywhere (``channel_id`` empty)."""
+
+    user_id = models.CharField(max_length=32, validators=[validate_discord_id])
+    # "" rather than NULL for the global selection: NULLs are distinct in a
+    # unique constraint, "" is not, so one plain constraint covers both cases.
+    channel_id = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        validators=[validate_discord_id],
+        help_text="Empty: the user's global selection.",
+    )
+    personality = models.ForeignKey(Personality, on_delete=models.CASCADE, related_name="selections")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["user_id", "channel_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user_id", "channel_id"], name="unique_selection_per_user_channel"
+            )
+        ]
+
+    def __str__(self) -> str:
+        where = f"#{self.channel_id}" if self.channel_id else "everywhere"
+        return f"user {self.user_id} {where} → {self.personality.slug}"

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.core.exceptions import ValidationError
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+DISCORD_ID_RE = re.compile(r"^[0-9]{1,20}$")
 # Discord refuses webhook usernames containing these (case-insensitive).
 FORBIDDEN_NAME_PARTS = ("discord", "clyde")
+MAX_ALIASES = 20
+# Image formats Discord shows as an avatar, and a size no avatar needs to exceed.
+AVATAR_FORMATS = {"PNG": "png", "JPEG": "jpg", "GIF": "gif", "WEBP": "webp"}
+AVATAR_EXTENSIONS = ("png", "jpg", "jpeg", "gif", "webp")
+MAX_AVATAR_BYTES = 4 * 1024 * 1024
 
 
 def validate_slug(value: str) -> None:
@@ -37,3 +44,45 @@ def validate_https_url(value: str) -> None:
         raise ValidationError(
             "The avatar must be an https:// URL (Discord fetches it).", code="avatar_not_https"
         )
+
+
+def validate_aliases(value: Any) -> None:
+    """A list of distinct names, each following the same rules as a name."""
+    if not isinstance(value, list):
+        raise ValidationError("Aliases must be a list of names.", code="aliases_not_list")
+    if len(value) > MAX_ALIASES:
+        raise ValidationError(f"At most {MAX_ALIASES} aliases, please.", code="too_many_aliases")
+    seen: set[str] = set()
+    for position, alias in enumerate(value, start=1):
+        if not isinstance(alias, str) or not alias.strip():
+            raise ValidationError(
+                f"Alias {position} must be a non-empty piece of text.", code="alias_not_text"
+            )
+        if alias != alias.strip() or "\n" in alias:
+            raise ValidationError(
+                f"Alias {alias!r} has leading/trailing spaces or a line break.", code="alias_whitespace"
+            )
+        try:
+            validate_webhook_name(alias)
+        except ValidationError as exc:
+            raise ValidationError(f"Alias {alias!r}: {exc.messages[0]}", code="invalid_alias") from None
+        if alias.casefold() in seen:
+            raise ValidationError(f"Alias {alias!r} is listed twice.", code="duplicate_alias")
+        seen.add(alias.casefold())
+
+
+def validate_avatar_size(file: Any) -> None:
+    try:
+        size = file.size
+    except (OSError, ValueError):  # a stored file gone missing is not the author's fault
+        return
+    if size is not None and size > MAX_AVATAR_BYTES:
+        raise ValidationError(
+            f"The avatar image is {size // 1024} KB; at most {MAX_AVATAR_BYTES // (1024 * 1024)} MB, please.",
+            code="avatar_too_large",
+        )
+
+
+def validate_discord_id(value: str) -> None:
+    if not DISCORD_ID_RE.fullmatch(value or ""):
+        raise ValidationError("A Discord id is a string of digits.", code="invalid_discord_id")

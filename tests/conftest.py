@@ -15,6 +15,7 @@ import pytest
 import redis
 from django.conf import settings
 
+from tests.admin_browser import admin_page, collected_static  # noqa: F401 - fixtures
 from tests.fakes.openai_server import FakeOpenAI
 from tzurot_project.embedded import free_port
 
@@ -156,7 +157,8 @@ def start_api(log_dir: Path, database_url: str, **env: str) -> tuple[Process, st
             "off",
             "--no-access-log",
         ],
-        process_env(DATABASE_URL=database_url, **env),
+        # Uploaded avatars' URLs are built on PUBLIC_BASE_URL: the server itself.
+        process_env(**{"DATABASE_URL": database_url, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", **env}),
         log_dir,
     )
     import socket

@@ -12,19 +12,23 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from gateway.services import token_register
+from personalities_app.io import read_path
+from personalities_app.models import Personality
+from personalities_app.services import personalities_upsert
 
 
 class Command(BaseCommand):
     help = (
         "Prepare a fresh installation: in the embedded default, create the `admin` "
         "superuser with a generated password kept in var/admin-password; register the bot's "
-        "service token (BOT_SERVICE_TOKEN). Does nothing "
-        "that is already done."
+        "service token (BOT_SERVICE_TOKEN); load the bundled personalities when there are "
+        "none yet. Does nothing that is already done."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.ensure_admin()
         self.ensure_bot_token()
+        self.ensure_personalities()
 
     def ensure_bot_token(self) -> None:
         """The bot's service token (BOT_SERVICE_TOKEN, generated in the embedded default) is valid."""
@@ -36,6 +40,15 @@ class Command(BaseCommand):
         _, created = token_register(name="discord-bot", raw=settings.BOT_SERVICE_TOKEN, is_service=True)
         if created:
             self.stdout.write("Registered the bot's service token (BOT_SERVICE_TOKEN).")
+
+    def ensure_personalities(self) -> None:
+        # Only on a first start: afterwards the operator owns the characters
+        # (edits and deletions in the admin must survive restarts).
+        if Personality.objects.exists():
+            return
+        outcomes = personalities_upsert(specs=read_path(Path(settings.BASE_DIR) / "personalities"))
+        names = ", ".join(outcome.slug for outcome in outcomes)
+        self.stdout.write(f"Loaded {len(outcomes)} bundled personalities: {names}.")
 
     def ensure_admin(self) -> None:
         User = get_user_model()
