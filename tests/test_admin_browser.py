@@ -56,3 +56,24 @@ def test_operator_creates_a_personality_and_sees_its_avatar(admin_page: AdminSes
     if os.environ.get("TZUROT_SCREENSHOTS"):  # keep them for a human to look at
         for name in ("import.png", "change-form.png", "changelist.png"):
             (Path(os.environ["TZUROT_SCREENSHOTS"]) / name).write_bytes((tmp_path / name).read_bytes())
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_operator_sees_a_credential_listed_with_its_hint_only(admin_page: AdminSession) -> None:
+    from credentials.services import credential_set
+
+    key = "sk-browser-" + "k" * 20 + "wxyz"
+    credential_set(user_id="424242", provider="openai", api_key=key, verify=False)
+    page = admin_page.page
+    page.goto("/admin/credentials/usercredential/")
+    row = page.locator("#result_list tbody tr").first
+    text = row.inner_text()
+    assert "424242" in text and "wxyz" in text
+    assert key not in page.content()
+    page.locator("#result_list tbody tr a").first.click()
+    page.wait_for_selector("#content")
+    html = page.content()
+    assert key not in html and key[:-4] not in html
+    assert "wxyz" in html
+    assert page.locator("input[name=api_key], textarea[name=api_key]").count() == 0
