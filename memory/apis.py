@@ -76,6 +76,17 @@ class DeletedSerializer(serializers.Serializer):
     deleted = serializers.IntegerField()
 
 
+MemoryPageSerializer = inline_serializer(
+    name="MemoryPage",
+    fields={
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": MemoryOutSerializer(many=True),
+    },
+)
+
+
 class MemoryPagination(PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
@@ -109,7 +120,7 @@ class UserMemoriesApi(APIView):
             OpenApiParameter("page_size", int, OpenApiParameter.QUERY, required=False, description="1-100"),
         ],
         responses={
-            200: MemoryOutSerializer(many=True),
+            200: MemoryPageSerializer,
             400: _error("Invalid user id, page or page size"),
             401: _error("Missing or unknown token"),
             403: _error("The token may not act for this user"),

@@ -310,6 +310,9 @@ def memory_reembed(
     dimensions = settings.EMBEDDING_DIMENSIONS
     if embedding_column_dimensions() != dimensions:
         with transaction.atomic(), connection.cursor() as cursor:
+            # Deferred foreign-key checks of rows written earlier in the same
+            # transaction would block the ALTER; run them now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(
                 f"ALTER TABLE {table} ALTER COLUMN embedding TYPE vector({int(dimensions)}) USING NULL"
             )
