@@ -31,7 +31,6 @@ from typing import Literal
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from pgvector import Vector
-from pgvector.django import CosineDistance
 
 from personalities_app.models import MemoryScope, Personality
 
@@ -76,8 +75,20 @@ class MemoryHit:
 
 @dataclass(frozen=True)
 class _Scope:
-    sql: str
+    """The SQL condition selecting the memories a search may see, with its parameters."""
+
+    template: str
     params: list[object]
+
+    @property
+    def sql(self) -> str:
+        """The condition as the scope's B-tree index can serve it."""
+        return self.template.format(user="user_id", personality="personality_id")
+
+    @property
+    def sql_unindexed(self) -> str:
+        """The same condition written so that the B-tree cannot serve it (see vector_candidates)."""
+        return self.template.format(user="(user_id || '')", personality="(personality_id + 0)")
 
 
 def _scope(person: Personality, user_id: str) -> _Scope:
@@ -86,10 +97,10 @@ def _scope(person: Personality, user_id: str) -> _Scope:
             Personality.objects.filter(memory_scope=MemoryScope.SHARED).values_list("pk", flat=True)
         )
         return _Scope(
-            "user_id = %s AND (personality_id = %s OR (shared AND personality_id = ANY(%s)))",
+            "{user} = %s AND ({personality} = %s OR (shared AND {personality} = ANY(%s)))",
             [user_id, person.pk, shared_ids],
         )
-    return _Scope("user_id = %s AND personality_id = %s", [user_id, person.pk])
+    return _Scope("{user} = %s AND {personality} = %s", [user_id, person.pk])
 
 
 def visible_memories(*, personality: Personality | int, user_id: str) -> QuerySet[Memory]:
@@ -116,14 +127,15 @@ def text_query(query: str) -> str:
     return " or ".join(words)
 
 
-def _scope_size(scope: _Scope, limit: int) -> int:
+def scope_is_small(scope: _Scope) -> bool:
+    """Whether the scope holds at most ``EXACT_SCAN_MAX`` memories (counted, but no further)."""
     table = Memory._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {scope.sql} LIMIT %s) s",  # noqa: S608
-            [*scope.params, limit],
+            [*scope.params, EXACT_SCAN_MAX + 1],
         )
-        return int(cursor.fetchone()[0])
+        return int(cursor.fetchone()[0]) <= EXACT_SCAN_MAX
 
 
 def vector_candidates(
@@ -131,16 +143,16 @@ def vector_candidates(
 ) -> list[tuple[int, float]]:
     """(id, cosine distance) of the ``n`` nearest memories in the scope, nearest first.
 
-    ``exact`` None chooses by the scope's size (``EXACT_SCAN_MAX``).
+    ``exact`` None chooses by the scope's size (``scope_is_small``).
     """
     table = Memory._meta.db_table
     literal = Vector._to_db(list(vector))
     if exact is None:
-        exact = _scope_size(scope, EXACT_SCAN_MAX + 1) <= EXACT_SCAN_MAX
+        exact = scope_is_small(scope)
     if exact:
-        # OFFSET 0 fences the subquery: the scope is read through its B-tree
-        # index and every vector compared, instead of the planner walking the
-        # global HNSW graph for a handful of this scope's rows.
+        # OFFSET 0 fences the subquery: the scope's rows are read through its
+        # B-tree index and every vector compared (exact), instead of walking
+        # the global HNSW graph past thousands of other scopes' rows.
         sql = (
             f"SELECT id, embedding <=> %s::vector AS distance FROM "  # noqa: S608
             f"(SELECT id, embedding FROM {table} WHERE {scope.sql} AND embedding IS NOT NULL OFFSET 0) s "
@@ -149,9 +161,11 @@ def vector_candidates(
         with connection.cursor() as cursor:
             cursor.execute(sql, [literal, *scope.params, n])
             return [(int(r[0]), float(r[1])) for r in cursor.fetchall()]
+    # A large scope: the HNSW index, filtered by the scope. The condition is
+    # written so the planner cannot swap in the B-tree and sort a huge scope.
     sql = (
         f"SELECT id, distance FROM (SELECT id, embedding <=> %s::vector AS distance FROM {table} "  # noqa: S608
-        f"WHERE {scope.sql} ORDER BY embedding <=> %s::vector LIMIT %s) s ORDER BY distance"
+        f"WHERE {scope.sql_unindexed} ORDER BY embedding <=> %s::vector LIMIT %s) s ORDER BY distance"
     )
     with transaction.atomic(), connection.cursor() as cursor:
         # The iterative scan keeps walking the graph until enough rows of the
@@ -162,28 +176,52 @@ def vector_candidates(
         return [(int(r[0]), float(r[1])) for r in cursor.fetchall()]
 
 
-def text_candidates(scope: _Scope, query: str, n: int) -> list[tuple[int, float]]:
-    """(id, ts_rank) of the ``n`` best full-text matches in the scope, best first."""
+def text_candidates(
+    scope: _Scope, query: str, n: int, *, small: bool | None = None
+) -> list[tuple[int, float]]:
+    """(id, ts_rank) of the ``n`` best full-text matches in the scope, best first.
+
+    In a small scope the scope's rows are read first and matched one by one;
+    in a large one PostgreSQL may combine the GIN and B-tree indexes.
+    """
     words = text_query(query)
     if not words:
         return []
+    if small is None:
+        small = scope_is_small(scope)
     table = Memory._meta.db_table
+    fence = " OFFSET 0" if small else ""
+    rows = f"(SELECT id, search_vector FROM {table} WHERE {scope.sql}{fence}) m"  # noqa: S608 - fixed SQL
     sql = (
-        f"SELECT id, ts_rank(search_vector, q) AS rank FROM {table}, "  # noqa: S608
+        f"SELECT id, ts_rank(search_vector, q) AS rank FROM {rows}, "  # noqa: S608
         f"websearch_to_tsquery('{TEXT_SEARCH_CONFIG}', %s) q "
-        f"WHERE {scope.sql} AND search_vector @@ q ORDER BY rank DESC, id DESC LIMIT %s"
+        "WHERE search_vector @@ q ORDER BY rank DESC, id DESC LIMIT %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [words, *scope.params, n])
+        cursor.execute(sql, [*scope.params, words, n])
         return [(int(r[0]), float(r[1])) for r in cursor.fetchall()]
 
 
-def fuse(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> dict[int, float]:
-    """Reciprocal rank fusion of ranked id lists: id -> sum of 1 / (k + rank)."""
+def _similarities(ids: list[int], vector: Sequence[float]) -> dict[int, float]:
+    table = Memory._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, 1 - (embedding <=> %s::vector) FROM {table} "  # noqa: S608
+            "WHERE id = ANY(%s) AND embedding IS NOT NULL",
+            [Vector._to_db(list(vector)), ids],
+        )
+        return {int(r[0]): float(r[1]) for r in cursor.fetchall()}
+
+
+def fuse(
+    rankings: Sequence[Sequence[int]], k: int = RRF_K, weights: Sequence[float] | None = None
+) -> dict[int, float]:
+    """Reciprocal rank fusion of ranked id lists: id -> sum of weight / (k + rank)."""
     scores: dict[int, float] = {}
-    for ranking in rankings:
+    for i, ranking in enumerate(rankings):
+        weight = 1.0 if weights is None else weights[i]
         for rank, pk in enumerate(ranking, start=1):
-            scores[pk] = scores.get(pk, 0.0) + 1.0 / (k + rank)
+            scores[pk] = scores.get(pk, 0.0) + weight / (k + rank)
     return scores
 
 
@@ -215,26 +253,35 @@ def search(
         except EmbeddingError as exc:
             log.warning("query embedding failed; searching memories by full text only: %s", exc)
             mode = "text"
+    small = scope_is_small(scope) if exact is None else exact
     rankings: list[list[int]] = []
+    similarity: dict[int, float] = {}
     if mode in ("hybrid", "vector") and vector is not None:
-        rankings.append([pk for pk, _ in vector_candidates(scope, vector, n, exact=exact)])
+        nearest = vector_candidates(scope, vector, n, exact=small)
+        similarity = {pk: 1.0 - distance for pk, distance in nearest}
+        rankings.append([pk for pk, _ in nearest])
     if mode in ("hybrid", "text"):
-        rankings.append([pk for pk, _ in text_candidates(scope, query, n)])
+        rankings.append([pk for pk, _ in text_candidates(scope, query, n, small=small)])
     scores = fuse(rankings)
     if not scores:
         return []
-    memories = Memory.objects.filter(id__in=list(scores)).select_related("personality")
     if vector is not None:
-        memories = memories.annotate(distance=CosineDistance("embedding", vector))
-    hits: list[MemoryHit] = []
-    for memory in memories:
-        distance = getattr(memory, "distance", None)
-        similarity = None if distance is None else 1.0 - float(distance)
-        if threshold is not None and (similarity is None or similarity < threshold):
-            continue
-        hits.append(MemoryHit(memory=memory, score=scores[memory.pk], similarity=similarity))
-    hits.sort(key=lambda h: (-h.score, -(h.similarity or -2.0), -h.memory.pk))
-    return hits[:k]
+        missing = [pk for pk in scores if pk not in similarity]
+        if missing:
+            similarity.update(_similarities(missing, vector))
+    ranked = sorted(scores, key=lambda pk: (-scores[pk], -similarity.get(pk, -2.0), -pk))
+    if threshold is not None:
+        ranked = [pk for pk in ranked if similarity.get(pk, -2.0) >= threshold]
+    ranked = ranked[:k]
+    # Only the chosen few are loaded; vectors and text vectors stay in the database.
+    memories = (
+        Memory.objects.select_related("personality").defer("embedding", "search_vector").in_bulk(ranked)
+    )
+    return [
+        MemoryHit(memory=memories[pk], score=scores[pk], similarity=similarity.get(pk))
+        for pk in ranked
+        if pk in memories
+    ]
 
 
 def memory_search(
