@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("gateway.urls")),
     path("", include("credentials.urls")),
     path("", include("personalities_app.urls")),
+    path("", include("memory.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -238,13 +238,21 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    "gateway-recover-jobs": {"task": "gateway.recover_jobs", "schedule": 30.0},
-}
 # Generation is slow I/O (seconds per provider call, little CPU): one worker
 # process keeps many calls in flight on threads. See docs/ARCHITECTURE.md.
 CELERY_WORKER_POOL = env_str("CELERY_WORKER_POOL") or "threads"
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 200, minimum=1)
+# Seconds between runs of the task that embeds memories left pending.
+MEMORY_PENDING_INTERVAL = env_float("MEMORY_PENDING_INTERVAL", 60.0)
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "gateway-recover-jobs": {"task": "gateway.recover_jobs", "schedule": 30.0},
+    # Memories whose embedding failed are kept pending; this finishes them.
+    "memory-embed-pending": {
+        "task": "memory.embed_pending",
+        "schedule": MEMORY_PENDING_INTERVAL,
+        "options": {"expires": MEMORY_PENDING_INTERVAL},
+    },
+}
 
 # Seconds between worker heartbeats in Redis; /health calls a worker dead after
 # three missed beats.
