@@ -16,6 +16,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import close_old_connections, connection
 
 from credentials.services import NoCredential, credential_mark_invalid, credential_resolve
+from memory.selectors import memory_recall
+from memory.tasks import memory_store_exchange
 
 from . import providers
 from .models import GenerationJob
@@ -40,8 +42,22 @@ def _referenced(context: dict[str, Any]) -> HistoryItem | None:
 
 
 def recall_memories(job: GenerationJob, history: list[HistoryItem]) -> list[str]:
-    """Texts of the memories relevant to this message, best first."""
-    return []
+    """Texts of the memories relevant to this message, best first.
+
+    A memory failure (the embedder down, say) costs the reply its memories,
+    not the reply itself.
+    """
+    try:
+        hits = memory_recall(
+            personality=job.personality,
+            user_id=job.user_id,
+            query=job.message,
+            exclude_texts=[item.content for item in history],
+        )
+    except Exception as exc:
+        log.warning("job %s: memories not recalled (%s)", job.id, type(exc).__name__)
+        return []
+    return [hit.memory.text for hit in hits]
 
 
 def _attachments(job: GenerationJob, base_url: str, api_key: str) -> tuple[list[str], list[str]]:
@@ -133,4 +149,24 @@ def run(job: GenerationJob, worker: str) -> None:
 
 
 def schedule_memory_write(job: GenerationJob) -> None:
-    """After a success: the exchange goes to long-term memory (a task of its own)."""
+    """After a success: the exchange goes to long-term memory (a task of its own).
+
+    The source id is the Discord message id when there is one, else the job id,
+    so a retried write is recognised as the same exchange.
+    """
+    if not job.personality.memory_enabled:
+        return
+    try:
+        memory_store_exchange.delay(
+            job.personality_id,
+            job.user_id,
+            job.user_name or "User",
+            job.message,
+            job.personality.shown_name,
+            job.result_content,
+            job.message_id or str(job.id),
+            job.channel_id or None,
+            job.guild_id or None,
+        )
+    except Exception as exc:  # the reply is delivered either way
+        log.warning("job %s: memory write not scheduled (%s)", job.id, type(exc).__name__)
