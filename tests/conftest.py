@@ -15,7 +15,9 @@ import pytest
 import redis
 from django.conf import settings
 
+from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.tzurot_api import FakeTzurotApi
 from tzurot_project.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,3 +194,20 @@ def fake_openai(_fake_openai_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
     _fake_openai_server.reset()
     yield _fake_openai_server
     _fake_openai_server.reset()
+
+
+# -- the Discord bot: loopback fakes of Discord and of the Tzurot API ------------------------------
+
+
+@pytest.fixture
+def fake_discord() -> Iterator[FakeDiscord]:
+    """A fresh loopback Discord (REST + gateway) for one test."""
+    with FakeDiscord() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_tzurot_api() -> Iterator[FakeTzurotApi]:
+    """A fresh loopback Tzurot API (the contract, programmable) for one test."""
+    with FakeTzurotApi() as server:
+        yield server
