@@ -130,9 +130,12 @@ class TzurotBot(TzurotMixin, commands.Bot):
         *,
         api: TzurotApi | None = None,
         redis_client: redis.Redis | None = None,
+        intents: discord.Intents | None = None,
         **options: Any,
     ) -> None:
-        super().__init__(command_prefix=COMMAND_PREFIX, intents=bot_intents(), help_command=None, **options)
+        super().__init__(
+            command_prefix=COMMAND_PREFIX, intents=intents or bot_intents(), help_command=None, **options
+        )
         self._init_services(config, api=api, redis_client=redis_client)
 
 

@@ -33,6 +33,16 @@ class Liveness(commands.Cog):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        self._touch()
+
+    def _touch(self) -> None:
+        try:
+            self.path.touch()
+        except OSError as exc:
+            log.warning("Cannot touch the liveness file %s (%s)", self.path, exc.strerror)
+
     def healthy(self) -> bool:
         # Connected, and the gateway answers heartbeats (latency is infinite until it does).
         return self.bot.is_ready() and not self.bot.is_closed() and math.isfinite(self.bot.latency)
@@ -40,8 +50,5 @@ class Liveness(commands.Cog):
     async def _run(self) -> None:
         while True:
             if self.healthy():
-                try:
-                    self.path.touch()
-                except OSError as exc:
-                    log.warning("Cannot touch the liveness file %s (%s)", self.path, exc.strerror)
+                self._touch()
             await asyncio.sleep(self.interval)

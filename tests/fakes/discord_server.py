@@ -120,6 +120,7 @@ class FakeDiscord:
         self.interaction_callbacks: list[dict[str, Any]] = []
         self.followups: list[dict[str, Any]] = []
         self.command_syncs: list[Any] = []
+        self._interaction_channels: dict[str, str] = {}
         self.identifies: list[dict[str, Any]] = []
         self.resumes: list[dict[str, Any]] = []
         self.rest_calls: list[tuple[str, str, float]] = []
@@ -787,6 +788,7 @@ class FakeDiscord:
         channel = self.channels[channel_id]
         guild_id = channel.get("guild_id")
         token = f"itoken-{uuid.uuid4().hex}"
+        self._interaction_channels[token] = channel_id
         payload: dict[str, Any] = {
             "id": self.snowflake(),
             "application_id": self.application_id,
@@ -848,7 +850,9 @@ class FakeDiscord:
         if body.get("type") in (4, 7):
             response["resource"] = {
                 "type": body["type"],
-                "message": self._message_stub(data.get("content") or "", data),
+                "message": self._message_stub(
+                    data.get("content") or "", data, self._interaction_channels.get(token, "0")
+                ),
             }
         else:
             response["resource"] = {"type": body.get("type")}
@@ -856,6 +860,9 @@ class FakeDiscord:
 
     async def _followup(self, request: web.Request, token: str) -> web.Response:
         body = await self._json(request)
+        message = self._message_stub(
+            body.get("content") or "", body, self._interaction_channels.get(token, "0")
+        )
         with self._lock:
             self.followups.append(
                 {
@@ -864,10 +871,11 @@ class FakeDiscord:
                     "flags": int(body.get("flags") or 0),
                     "embeds": body.get("embeds") or [],
                     "components": body.get("components") or [],
+                    "message": message,
                     "at": time.monotonic(),
                 }
             )
-        return _json_response(self._message_stub(body.get("content") or "", body))
+        return _json_response(message)
 
     async def _edit_followup(self, request: web.Request) -> web.Response:
         body = await self._json(request)
@@ -886,10 +894,10 @@ class FakeDiscord:
             )
         return _json_response(self._message_stub(body.get("content") or "", body))
 
-    def _message_stub(self, content: str, data: dict[str, Any]) -> dict[str, Any]:
+    def _message_stub(self, content: str, data: dict[str, Any], channel_id: str = "0") -> dict[str, Any]:
         return {
             "id": self.snowflake(),
-            "channel_id": "0",
+            "channel_id": channel_id,
             "author": self.bot_user,
             "content": content,
             "timestamp": _iso(),
