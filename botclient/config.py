@@ -41,7 +41,7 @@ class BotConfig:
         if not settings.BOT_SERVICE_TOKEN:
             raise ImproperlyConfigured(
                 "BOT_SERVICE_TOKEN is not set: the bot needs a service API token "
-                "(python manage.py create_api_token --service)."
+                "(python manage.py create_api_token discord-bot --service)."
             )
         return cls(
             discord_token=settings.DISCORD_TOKEN,

@@ -7,12 +7,15 @@ before the channel's reset marker and bot commands are left out.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import discord
 
 MAX_MESSAGE = 8000
 MAX_HISTORY_ITEM = 2000
+# Provider keys people paste by mistake (OpenAI/OpenRouter/Anthropic style): never sent on.
+API_KEY_PATTERN = re.compile(r"\bsk-(?:or-v1-|proj-|ant-)?[A-Za-z0-9_\-]{20,}")
 
 
 def _author_name(message: discord.Message) -> str:
@@ -63,7 +66,11 @@ async def recent_history(
     else:
         found = [m async for m in channel.history(limit=limit, before=message)]
         found.reverse()
-    usable = [m for m in found if m.id > floor and not m.content.startswith(skip_prefix)]
+    usable = [
+        m
+        for m in found
+        if m.id > floor and not m.content.startswith(skip_prefix) and not API_KEY_PATTERN.search(m.content)
+    ]
     return usable[-limit:]
 
 

@@ -123,7 +123,9 @@ async def test_activate_needs_manage_messages(bot: TzurotBot, fake_tzurot_api: F
     assert fake_tzurot_api.activations == {}
 
 
-async def test_activate_and_deactivate_with_manage_messages(bot: TzurotBot, fake_tzurot_api: FakeTzurotApi) -> None:
+async def test_activate_and_deactivate_with_manage_messages(
+    bot: TzurotBot, fake_tzurot_api: FakeTzurotApi
+) -> None:
     channel = dpytest.get_config().channels[0]
     await make_moderator(0)
     await dpytest.message("!tz activate Alice")
@@ -197,7 +199,9 @@ async def test_other_key_commands_in_a_server_channel_point_to_private_places(
     assert fake_tzurot_api.calls("GET", "/users/") == []
 
 
-async def test_an_unreachable_backend_is_reported_readably(bot: TzurotBot, fake_tzurot_api: FakeTzurotApi) -> None:
+async def test_an_unreachable_backend_is_reported_readably(
+    bot: TzurotBot, fake_tzurot_api: FakeTzurotApi
+) -> None:
     channel = dpytest.get_config().channels[0]
     await make_moderator(0)
     fake_tzurot_api.fail_next(f"/channels/{channel.id}/activation", count=2, status=503)
@@ -206,7 +210,9 @@ async def test_an_unreachable_backend_is_reported_readably(bot: TzurotBot, fake_
     assert sent().content == "I can't reach the Tzurot service right now. Please try again shortly."
 
 
-async def test_api_refusals_are_reported_with_the_api_message(bot: TzurotBot, fake_tzurot_api: FakeTzurotApi) -> None:
+async def test_api_refusals_are_reported_with_the_api_message(
+    bot: TzurotBot, fake_tzurot_api: FakeTzurotApi
+) -> None:
     fake_tzurot_api.personalities.append(personality("carl", "Carl"))
     await bot.directory.refresh()
     fake_tzurot_api.personalities.pop()  # the API no longer knows Carl

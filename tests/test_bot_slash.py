@@ -16,6 +16,7 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 DEFERRED = 5
 UPDATE_MESSAGE = 7
 EPHEMERAL = 64
+AUTOCOMPLETE_RESULT = 8
 
 
 @pytest.fixture
@@ -35,7 +36,9 @@ def world(fake_discord: FakeDiscord) -> dict[str, str]:
     }
 
 
-async def test_the_tz_group_is_synced_with_its_subcommands(fake_discord: FakeDiscord, backend: BotBackend) -> None:
+async def test_the_tz_group_is_synced_with_its_subcommands(
+    fake_discord: FakeDiscord, backend: BotBackend
+) -> None:
     async with running_bot(bot_config(fake_discord, backend)):
         pass
     (tz,) = fake_discord.command_syncs[-1]
@@ -58,7 +61,10 @@ async def test_key_set_is_acknowledged_privately_before_the_slow_api_answers(
     async with running_bot(bot_config(fake_discord, backend)):
         started = time.monotonic()
         token = fake_discord.slash(
-            world["channel"], world["user"], ["key", "set"], {"provider": "openai", "api_key": "sk-slash-key-4321"}
+            world["channel"],
+            world["user"],
+            ["key", "set"],
+            {"provider": "openai", "api_key": "sk-slash-key-4321"},
         )
         await eventually(lambda: fake_discord.followups_for(token), what="the answer")
     (ack,) = fake_discord.callbacks_for(token)
@@ -73,7 +79,9 @@ async def test_key_set_is_acknowledged_privately_before_the_slow_api_answers(
     assert "sk-slash-key-4321" not in caplog.text
 
 
-async def test_list_answers_ephemerally(fake_discord: FakeDiscord, backend: BotBackend, world: dict[str, str]) -> None:
+async def test_list_answers_ephemerally(
+    fake_discord: FakeDiscord, backend: BotBackend, world: dict[str, str]
+) -> None:
     async with running_bot(bot_config(fake_discord, backend)):
         token = fake_discord.slash(world["channel"], world["user"], ["list"])
         await eventually(lambda: fake_discord.followups_for(token), what="the list")
@@ -93,7 +101,10 @@ async def test_activate_checks_permissions_of_the_member(
     (refusal,) = fake_discord.callbacks_for(refused)
     assert refusal["data"]["content"] == "You need the Manage Messages permission in this channel to do that."
     assert refusal["data"]["flags"] & EPHEMERAL
-    assert fake_discord.followups_for(allowed)[0]["content"] == "**Alice** now answers every message in this channel."
+    assert (
+        fake_discord.followups_for(allowed)[0]["content"]
+        == "**Alice** now answers every message in this channel."
+    )
     assert fake_tzurot_api.activations[world["channel"]]["activated_by"] == world["moderator"]
 
 
@@ -108,7 +119,9 @@ async def test_forget_asks_first_and_only_the_asker_can_confirm(
         buttons = [c["custom_id"] for row in question["components"] for c in row["components"]]
         assert buttons == ["tz:forget:yes", "tz:forget:no"]
 
-        intruder = fake_discord.click(world["channel"], world["moderator"], question["message"], "tz:forget:yes")
+        intruder = fake_discord.click(
+            world["channel"], world["moderator"], question["message"], "tz:forget:yes"
+        )
         (refusal,) = await eventually(lambda: fake_discord.callbacks_for(intruder), what="the refusal")
         assert refusal["data"]["content"] == "This question is not for you."
         assert fake_tzurot_api.calls("DELETE", "/users/") == []
@@ -133,3 +146,13 @@ async def test_forget_cancelled_deletes_nothing(
         (update,) = await eventually(lambda: fake_discord.callbacks_for(click), what="the cancellation")
     assert update["data"]["content"] == "Cancelled."
     assert fake_tzurot_api.calls("DELETE", "/users/") == []
+
+
+async def test_name_options_autocomplete_from_the_personality_list(
+    fake_discord: FakeDiscord, backend: BotBackend, world: dict[str, str]
+) -> None:
+    async with running_bot(bot_config(fake_discord, backend)):
+        token = fake_discord.autocomplete(world["channel"], world["user"], ["info"], "name", "bo")
+        (answer,) = await eventually(lambda: fake_discord.callbacks_for(token), what="the choices")
+    assert answer["type"] == AUTOCOMPLETE_RESULT
+    assert answer["data"]["choices"] == [{"name": "Bob the Builder", "value": "bob"}]

@@ -10,7 +10,6 @@ selection).
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING
 
 import discord
@@ -18,15 +17,13 @@ from discord.ext import commands
 
 from ..api import BackendUnavailable, PersonalityInfo, TzurotApiError
 from ..config import COMMAND_PREFIX
-from ..context import build_context, message_text, recent_history
+from ..context import API_KEY_PATTERN, build_context, message_text, recent_history
 
 if TYPE_CHECKING:
     from ..bot import TzurotBot
 
 log = logging.getLogger(__name__)
 
-# Provider keys people paste by mistake (OpenAI/OpenRouter/Anthropic style).
-API_KEY_PATTERN = re.compile(r"\bsk-(?:or-v1-|proj-|ant-)?[A-Za-z0-9_\-]{20,}")
 DM_HINT = (
     "Who would you like to talk to? Address a personality by name (`@Name hello`) or pick one "
     f"with `{COMMAND_PREFIX}tz use <name>`; `{COMMAND_PREFIX}tz list` shows who is here."

@@ -379,6 +379,22 @@ class FakeDiscord:
         data = {"id": self._command_id(command_name), "name": command_name, "type": 1, "options": leaf}
         return self._interaction(2, channel_id, user_id, data)
 
+    def autocomplete(
+        self,
+        channel_id: str,
+        user_id: str,
+        path: list[str],
+        option: str,
+        value: str,
+        command_name: str = "tz",
+    ) -> str:
+        """A user types ``value`` into ``option`` of ``/command path...``; returns the interaction token."""
+        leaf: list[dict[str, Any]] = [{"type": 3, "name": option, "value": value, "focused": True}]
+        for depth, name in enumerate(reversed(path)):
+            leaf = [{"type": 1 if depth == 0 else 2, "name": name, "options": leaf}]
+        data = {"id": self._command_id(command_name), "name": command_name, "type": 1, "options": leaf}
+        return self._interaction(4, channel_id, user_id, data)
+
     def click(self, channel_id: str, user_id: str, message: dict[str, Any], custom_id: str) -> str:
         """A user presses a button of a message; returns the interaction token."""
         return self._interaction(
