@@ -3,8 +3,9 @@
 The backend is the ``bot_backend`` fixture: here the loopback fake of the API
 contract. To run these same flows against the real API, a real worker and the
 fake LLM provider, override ``bot_backend`` to return a ``BotBackend`` for that
-stack (its URL, a service token, the personalities it serves, and a
-``set_reply`` that programs the fake provider); the assertions below are about
+stack: its URL, a service token, the personalities it serves (named as in
+``fake_backend``: Alice with an avatar, Bob shown as "Bob the Builder"), and a
+``set_reply`` that programs the fake provider. The assertions below are about
 what reaches Discord only.
 """
 
