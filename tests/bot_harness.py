@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import discord.gateway
+import discord.http
 from django.conf import settings
 
 from botclient.bot import build_bot
@@ -72,20 +74,15 @@ async def running_bot(config: BotConfig, **kwargs: Any) -> AsyncIterator[Any]:
     try:
         await eventually(lambda: bot.is_ready() or task.done(), what="the bot to be ready")
         if task.done():
-            import traceback
-
-            exc = task.exception()
-            if exc is not None:
-                traceback.print_exception(exc)
             task.result()  # raise what stopped it
         yield bot
+        if task.done():
+            task.result()  # the bot died during the test
     finally:
         await bot.close()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, 10)
-        import discord.gateway
-        import discord.http
-
+        if not task.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, 10)
         discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = previous
 
 

@@ -1,8 +1,8 @@
 """A loopback fake of Discord: the REST endpoints the bot uses and a gateway WebSocket.
 
-The real discord.py client connects to it (``point_discord_py_at(fake)`` sets
-discord.py's REST base and gateway URL), so end-to-end tests exercise the
-bot's real event handling, command machinery, webhook and rate-limit code.
+The real discord.py client connects to it (``botclient.config.use_discord_endpoints``
+with ``fake.base_url`` and ``fake.gateway_url``), so end-to-end tests exercise
+the bot's real event handling, command machinery, webhook and rate-limit code.
 
 Gateway: HELLO, IDENTIFY → READY + GUILD_CREATE (channels, threads, roles, the
 bot's member), heartbeats and ACKs, RESUME (replays what the session missed,
@@ -1197,19 +1197,3 @@ def _valid_webhook_username(name: str) -> bool:
         and "clyde" not in lowered
         and lowered.strip() not in ("everyone", "here")
     )
-
-
-def point_discord_py_at(fake: FakeDiscord) -> Callable[[], None]:
-    """Send discord.py's REST calls and gateway connections to ``fake``; returns the undo function."""
-    import discord.gateway
-    import discord.http
-    import yarl
-
-    previous = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
-    discord.http.Route.BASE = fake.base_url
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)
-
-    def undo() -> None:
-        discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = previous
-
-    return undo
