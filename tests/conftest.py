@@ -16,7 +16,9 @@ import redis
 from django.conf import settings
 
 from tests.admin_browser import admin_page, collected_static  # noqa: F401 - fixtures
+from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.tzurot_api import FakeTzurotApi
 from tzurot_project.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -209,3 +211,20 @@ def _forget_request_dedup() -> Iterator[None]:
         pass
     finally:
         client.close()
+
+
+# -- the Discord bot: loopback fakes of Discord and of the Tzurot API ------------------------------
+
+
+@pytest.fixture
+def fake_discord() -> Iterator[FakeDiscord]:
+    """A fresh loopback Discord (REST + gateway) for one test."""
+    with FakeDiscord() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_tzurot_api() -> Iterator[FakeTzurotApi]:
+    """A fresh loopback Tzurot API (the contract, programmable) for one test."""
+    with FakeTzurotApi() as server:
+        yield server

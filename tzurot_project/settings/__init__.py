@@ -311,6 +311,29 @@ DISCORD_TOKEN = env_str("DISCORD_TOKEN") or ""
 BOT_SERVICE_TOKEN = env_str("BOT_SERVICE_TOKEN") or ("" if PRODUCTION else _local["BOT_SERVICE_TOKEN"])
 TZUROT_API_URL = (env_url("TZUROT_API_URL", None, schemes=("http", "https")) or PUBLIC_BASE_URL).rstrip("/")
 
+# The bot (botclient). Sharding: unset means one connection (no sharding).
+DISCORD_SHARD_COUNT: int | None = env_int("DISCORD_SHARD_COUNT", 0, minimum=0) or None
+_shard_ids = env_list("DISCORD_SHARD_IDS", [])
+try:
+    DISCORD_SHARD_IDS: list[int] | None = [int(item) for item in _shard_ids] or None
+except ValueError:
+    raise ImproperlyConfigured("DISCORD_SHARD_IDS must be a comma-separated list of whole numbers.") from None
+if DISCORD_SHARD_IDS is not None:
+    if DISCORD_SHARD_COUNT is None:
+        raise ImproperlyConfigured("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT to be set as well.")
+    if any(not 0 <= shard < DISCORD_SHARD_COUNT for shard in DISCORD_SHARD_IDS):
+        raise ImproperlyConfigured("DISCORD_SHARD_IDS must lie between 0 and DISCORD_SHARD_COUNT - 1.")
+# Where discord.py reaches Discord: only changed for a REST/gateway proxy (or a test double).
+DISCORD_API_BASE_URL = env_url(
+    "DISCORD_API_BASE_URL", "https://discord.com/api/v10", schemes=("http", "https")
+).rstrip("/")
+DISCORD_GATEWAY_URL = env_url("DISCORD_GATEWAY_URL", "wss://gateway.discord.gg/", schemes=("ws", "wss"))
+BOT_MAX_PERSONALITIES_PER_MESSAGE = env_int("BOT_MAX_PERSONALITIES_PER_MESSAGE", 5, minimum=1)
+BOT_HISTORY_LIMIT = env_int("BOT_HISTORY_LIMIT", 20, minimum=0)
+# Touched every 30 s while the bot is connected; docker-compose's health check reads it.
+BOT_LIVENESS_FILE = env_str("BOT_LIVENESS_FILE", "/tmp/tzurot-bot-alive") or ""  # noqa: S108
+BOT_SYNC_COMMANDS = env_bool("BOT_SYNC_COMMANDS", True)
+
 EMBEDDING_BACKEND = (env_str("EMBEDDING_BACKEND") or "local").lower()
 if EMBEDDING_BACKEND not in ("local", "openai"):
     raise ImproperlyConfigured(f"EMBEDDING_BACKEND must be 'local' or 'openai', not {EMBEDDING_BACKEND!r}.")
@@ -337,5 +360,9 @@ LOGGING = {
         # Request lines are uvicorn's job; Django's own is noisy at INFO.
         "django.request": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        # At DEBUG these log whole gateway payloads, which can hold a key a user is setting.
+        "discord.gateway": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
+        "discord.http": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
+        "discord.webhook": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
     },
 }
