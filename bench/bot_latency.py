@@ -6,7 +6,12 @@ Tzurot API, which answers every job at once. So the figures are the bot's own
 cost (gateway event → dedup → triggers → history → generate + poll → webhook
 execute), not generation time.
 
-    .venv/bin/python bench/bot_latency.py [--messages 300] [--channels 50] [--rounds 10]
+    .venv/bin/python bench/bot_latency.py [--messages 300] [--channels 50] [--rounds 10] [--backend fake|real]
+
+``--backend real`` puts the real stack behind the bot instead of the fake
+API: a uvicorn process running the project, a Celery worker process, and the
+loopback fake LLM provider answering at once (so the figures then include the
+API, Redis, PostgreSQL and the worker).
 
 Two scenarios:
 
@@ -30,10 +35,12 @@ import os
 import secrets
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -111,13 +118,23 @@ def run_scenarios(driver: Driver, channels: list[str], user: str, args: argparse
     report(f"concurrent, {len(channels)} channels at once", concurrent)
 
 
+def _echo_users_message(body: dict) -> str:  # type: ignore[type-arg]
+    # The pipeline sends "<user name>: <message>"; answer "Echo: <message>".
+    return "Echo: " + str(body["messages"][-1]["content"]).split(": ", 1)[-1]
+
+
 def fakes_process(connection: Connection, args: argparse.Namespace) -> None:
-    """The fake Discord, the fake API and the driver, in their own process (no GIL shared with the bot)."""
+    """The fakes (Discord; the API or the LLM provider) and the driver, in their own process.
+
+    A process of their own, so they share no interpreter lock with the bot.
+    """
     from tests.fakes.discord_server import FakeDiscord
+    from tests.fakes.openai_server import FakeOpenAI
     from tests.fakes.tzurot_api import FakeTzurotApi, personality
 
-    with FakeDiscord() as discord, FakeTzurotApi() as api:
+    with FakeDiscord() as discord, FakeTzurotApi() as api, FakeOpenAI() as provider:
         api.personalities = [personality("alice", "Alice"), personality("bob", "Bob")]
+        provider.reply_text = _echo_users_message
         guild = discord.add_guild("Bench")
         channels = [discord.add_channel(guild, f"channel-{i}") for i in range(args.channels)]
         user = discord.add_user("Bencher", guild)
@@ -128,11 +145,75 @@ def fakes_process(connection: Connection, args: argparse.Namespace) -> None:
                 "discord_gateway_url": discord.gateway_url,
                 "api_url": api.base_url,
                 "api_token": api.token,
+                "llm_base_url": provider.base_url,
             }
         )
         connection.recv()  # the bot is ready
         run_scenarios(Driver(discord), channels, user, args)
         connection.send("done")
+
+
+def start_real_backend(llm_base_url: str, memory: bool) -> tuple[list[subprocess.Popen[bytes]], str, str]:
+    """Migrated database, two personalities, a service token, uvicorn and a Celery worker."""
+    from gateway.services import token_create
+    from personalities_app.models import Personality
+    from tzurot_project.embedded import free_port
+
+    for slug, name in (("alice", "Alice"), ("bob", "Bob")):
+        Personality.objects.update_or_create(slug=slug, defaults={"name": name, "memory_enabled": memory})
+    _, token = token_create(name="bench-bot", is_service=True)
+    port = free_port()
+    env = {**os.environ, "LLM_BASE_URL": llm_base_url, "LLM_API_KEY": "sk-bench", "PYTHONUNBUFFERED": "1"}
+    log = open(Path(os.environ["TZUROT_VAR_DIR"]) / "backend.log", "ab")  # noqa: SIM115 - lives with them
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "tzurot_project.asgi:application",
+                "--port",
+                str(port),
+                "--lifespan",
+                "off",
+                "--no-access-log",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        ),
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tzurot_project",
+                "worker",
+                "--loglevel",
+                "WARNING",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        ),
+    ]
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        raise SystemExit("the real backend did not become healthy; see backend.log")
+    return processes, url, token
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -150,8 +231,14 @@ async def main(args: argparse.Namespace) -> None:
     ours, theirs = context.Pipe()
     fakes = context.Process(target=fakes_process, args=(theirs, args), name="bench-fakes")
     fakes.start()
+    backend: list[subprocess.Popen[bytes]] = []
     try:
         endpoints = await asyncio.to_thread(ours.recv)
+        llm_base_url = endpoints.pop("llm_base_url")
+        if args.backend == "real":
+            backend, endpoints["api_url"], endpoints["api_token"] = await asyncio.to_thread(
+                start_real_backend, llm_base_url, args.memory == "on"
+            )
         config = BotConfig(
             redis_url=settings.REDIS_URL,
             sync_commands=False,
@@ -171,6 +258,9 @@ async def main(args: argparse.Namespace) -> None:
             await bot.close()
             await task
     finally:
+        for process in backend:
+            process.terminate()
+            process.wait(20)
         fakes.join(30)
         if fakes.is_alive():
             fakes.terminate()
@@ -216,4 +306,10 @@ if __name__ == "__main__":
     parser.add_argument("--channels", type=int, default=50, help="channels talking at once")
     parser.add_argument("--rounds", type=int, default=10, help="rounds of the concurrent scenario")
     parser.add_argument("--history", type=int, default=20, help="BOT_HISTORY_LIMIT for the bot")
+    parser.add_argument(
+        "--backend", choices=["fake", "real"], default="fake", help="the API behind the bot (see above)"
+    )
+    parser.add_argument(
+        "--memory", choices=["on", "off"], default="on", help="with --backend real: long-term memory on/off"
+    )
     with_servers(parser.parse_args())
