@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -42,6 +43,8 @@ def database(*, shared_buffers: str = "2GB", data_dir: str | None = None) -> Ite
         return
     from tzurot_project.embedded import EmbeddedServers, free_port
 
+    # A benchmark stopped with SIGTERM still stops its servers (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     keep = data_dir is not None
     root = Path(data_dir) if keep else Path(tempfile.mkdtemp(prefix="tzurot-bench-"))
     root.mkdir(parents=True, exist_ok=True)

@@ -46,10 +46,15 @@ Mode = Literal["hybrid", "vector", "text"]
 RRF_K = 60
 # Candidates taken from each of the two rankings before fusion.
 MIN_CANDIDATES = 50
-# Scopes with at most this many memories are searched exactly (every vector
-# of the scope compared); larger ones through the HNSW index. Measured in
-# bench/memory_search.py (BENCHMARKS.md).
-EXACT_SCAN_MAX = 20_000
+# How a scope's vectors are searched (measured in bench/memory_search.py,
+# BENCHMARKS.md): exactly (its rows read through the B-tree, every vector
+# compared) unless the scope holds more than EXACT_SCAN_MAX memories AND at
+# least HNSW_MIN_FRACTION of the table. The HNSW graph is shared by all scopes:
+# filtered to a scope that is a small fraction of the table, it must walk past
+# (1 / fraction) rows of other scopes per match and gives up at
+# hnsw.max_scan_tuples, returning too few.
+EXACT_SCAN_MAX = 10_000
+HNSW_MIN_FRACTION = 0.01
 # hnsw.ef_search for large scopes (the iterative scan goes on past it as
 # needed to find enough rows of the scope).
 HNSW_EF_SEARCH = 200
@@ -128,14 +133,20 @@ def text_query(query: str) -> str:
 
 
 def scope_is_small(scope: _Scope) -> bool:
-    """Whether the scope holds at most ``EXACT_SCAN_MAX`` memories (counted, but no further)."""
+    """Whether the scope should be searched exactly (see ``EXACT_SCAN_MAX``).
+
+    The scope is counted only up to ``EXACT_SCAN_MAX + 1`` rows (an index-only
+    scan); the table's size is PostgreSQL's estimate, free to read.
+    """
     table = Memory._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {scope.sql} LIMIT %s) s",  # noqa: S608
-            [*scope.params, EXACT_SCAN_MAX + 1],
+            f"SELECT (SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {scope.sql} LIMIT %s) s), "  # noqa: S608
+            "(SELECT reltuples FROM pg_class WHERE oid = %s::regclass)",
+            [*scope.params, EXACT_SCAN_MAX + 1, table],
         )
-        return int(cursor.fetchone()[0]) <= EXACT_SCAN_MAX
+        size, table_rows = cursor.fetchone()
+    return size <= EXACT_SCAN_MAX or size < HNSW_MIN_FRACTION * max(float(table_rows or 0), 1.0)
 
 
 def vector_candidates(
@@ -162,7 +173,8 @@ def vector_candidates(
             cursor.execute(sql, [literal, *scope.params, n])
             return [(int(r[0]), float(r[1])) for r in cursor.fetchall()]
     # A large scope: the HNSW index, filtered by the scope. The condition is
-    # written so the planner cannot swap in the B-tree and sort a huge scope.
+    # written so that the planner cannot use the B-tree and sort the whole
+    # scope, and sequential scans are off, so the index is what remains.
     sql = (
         f"SELECT id, distance FROM (SELECT id, embedding <=> %s::vector AS distance FROM {table} "  # noqa: S608
         f"WHERE {scope.sql_unindexed} ORDER BY embedding <=> %s::vector LIMIT %s) s ORDER BY distance"
@@ -171,6 +183,7 @@ def vector_candidates(
         # The iterative scan keeps walking the graph until enough rows of the
         # scope have passed the filter; relaxed order is re-sorted above.
         cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, n):d}")
         cursor.execute(sql, [literal, *scope.params, literal, n])
         return [(int(r[0]), float(r[1])) for r in cursor.fetchall()]
