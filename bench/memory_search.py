@@ -276,6 +276,7 @@ def measure(
         person = people[scope.personality_id]
         sql_scope = selectors._scope(person, scope.user_id)
         truth = [pk for pk, _ in selectors.vector_candidates(sql_scope, vector, 10, exact=True)]
+        n_candidates = selectors.MIN_CANDIDATES
 
         def recall_of(ids: list[int], truth: list[int] = truth) -> float:
             return len(set(ids[:10]) & set(truth)) / max(1, len(truth))
@@ -290,7 +291,8 @@ def measure(
             ("vector: hnsw", False),
         ):
             t0 = time.perf_counter()
-            ids = [pk for pk, _ in selectors.vector_candidates(sql_scope, vector, 10, exact=exact)]
+            # As search() asks: MIN_CANDIDATES nearest, of which the first 10 are compared.
+            ids = [pk for pk, _ in selectors.vector_candidates(sql_scope, vector, n_candidates, exact=exact)]
             record(strategy, scope, (time.perf_counter() - t0) * 1000, recall_of(ids))
         if n % 50 == 0:
             say(f"  {n}/{len(chosen)} queries")
@@ -321,9 +323,14 @@ def main() -> None:
     parser.add_argument("--max-query-seconds", type=float, default=600)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--shared-buffers", default="4GB")
+    parser.add_argument("--ef-search", type=int, default=None, help="override HNSW_EF_SEARCH")
     args = parser.parse_args()
     with database(shared_buffers=args.shared_buffers, data_dir=args.data_dir) as url:
         setup_django(url)
+        from memory import selectors
+
+        if args.ef_search:
+            selectors.HNSW_EF_SEARCH = args.ef_search
         from memory.selectors import EXACT_SCAN_MAX, HNSW_EF_SEARCH, HNSW_MIN_FRACTION
 
         say(

@@ -146,7 +146,8 @@ def scope_is_small(scope: _Scope) -> bool:
             [*scope.params, EXACT_SCAN_MAX + 1, table],
         )
         size, table_rows = cursor.fetchone()
-    return size <= EXACT_SCAN_MAX or size < HNSW_MIN_FRACTION * max(float(table_rows or 0), 1.0)
+    # reltuples is -1 until the table is first analysed: then the size alone decides.
+    return size <= EXACT_SCAN_MAX or size < HNSW_MIN_FRACTION * float(table_rows or 0)
 
 
 def vector_candidates(
@@ -215,6 +216,35 @@ def text_candidates(
         return [(int(r[0]), float(r[1])) for r in cursor.fetchall()]
 
 
+def _small_scope_candidates(
+    scope: _Scope, vector: Sequence[float], query: str, n: int
+) -> tuple[list[int], list[int], dict[int, float]]:
+    """Both candidate lists of a small scope from one read of its rows.
+
+    Returns the ids nearest first, the ids best full-text match first, and
+    the cosine similarity of every candidate that has an embedding. Same
+    results as ``vector_candidates(exact=True)`` and ``text_candidates(small=True)``,
+    in one statement.
+    """
+    table = Memory._meta.db_table
+    sql = (
+        f"WITH s AS MATERIALIZED (SELECT id, embedding <=> %s::vector AS distance, search_vector "  # noqa: S608
+        f"FROM {table} WHERE {scope.sql}), "
+        "v AS (SELECT id, distance FROM s WHERE distance IS NOT NULL ORDER BY distance LIMIT %s), "
+        "t AS (SELECT id, distance, ts_rank(search_vector, q) AS rank FROM s, "
+        f"websearch_to_tsquery('{TEXT_SEARCH_CONFIG}', %s) q WHERE search_vector @@ q "
+        "ORDER BY rank DESC, id DESC LIMIT %s) "
+        "SELECT 1, id, distance, 0 FROM v UNION ALL SELECT 2, id, distance, rank FROM t"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Vector._to_db(list(vector)), *scope.params, n, text_query(query), n])
+        rows = cursor.fetchall()
+    by_vector = sorted((float(r[2]), int(r[1])) for r in rows if r[0] == 1)
+    by_text = sorted((-float(r[3]), -int(r[1])) for r in rows if r[0] == 2)
+    similarity = {int(r[1]): 1.0 - float(r[2]) for r in rows if r[2] is not None}
+    return [pk for _, pk in by_vector], [-pk for _, pk in by_text], similarity
+
+
 def _similarities(ids: list[int], vector: Sequence[float]) -> dict[int, float]:
     table = Memory._meta.db_table
     with connection.cursor() as cursor:
@@ -267,14 +297,20 @@ def search(
             log.warning("query embedding failed; searching memories by full text only: %s", exc)
             mode = "text"
     small = scope_is_small(scope) if exact is None else exact
+    use_vector = mode in ("hybrid", "vector") and vector is not None
+    use_text = mode in ("hybrid", "text") and bool(text_query(query))
     rankings: list[list[int]] = []
     similarity: dict[int, float] = {}
-    if mode in ("hybrid", "vector") and vector is not None:
-        nearest = vector_candidates(scope, vector, n, exact=small)
-        similarity = {pk: 1.0 - distance for pk, distance in nearest}
-        rankings.append([pk for pk, _ in nearest])
-    if mode in ("hybrid", "text"):
-        rankings.append([pk for pk, _ in text_candidates(scope, query, n, small=small)])
+    if small and use_vector and use_text:
+        by_vector, by_text, similarity = _small_scope_candidates(scope, vector, query, n)  # type: ignore[arg-type]
+        rankings = [by_vector, by_text]
+    else:
+        if use_vector:
+            nearest = vector_candidates(scope, vector, n, exact=small)  # type: ignore[arg-type]
+            similarity = {pk: 1.0 - distance for pk, distance in nearest}
+            rankings.append([pk for pk, _ in nearest])
+        if use_text:
+            rankings.append([pk for pk, _ in text_candidates(scope, query, n, small=small)])
     scores = fuse(rankings)
     if not scores:
         return []

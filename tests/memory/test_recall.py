@@ -110,3 +110,54 @@ def test_reciprocal_rank_fusion_rewards_agreement() -> None:
     scores = fuse([[1, 2, 3], [3, 4]], k=60)
     assert max(scores, key=scores.get) == 3  # type: ignore[arg-type]
     assert scores[1] == pytest.approx(1 / 61)
+
+
+def test_a_large_scope_is_searched_through_the_hnsw_index_with_the_same_results(
+    fake_embedder: object, make_personality: Callable[..., Personality], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from memory import selectors
+
+    lilith, ada = make_personality(), make_personality()
+    for i in range(40):
+        memory_add(personality=lilith, user_id=ALICE, text=f"Lilith heard fact {i}")
+        memory_add(personality=ada, user_id=ALICE, text=f"Ada heard fact {i}")
+    query = "Lilith heard fact 7"
+    exact = search(personality=lilith, user_id=ALICE, query=query, mode="vector", exact=True)
+    assert selectors.scope_is_small(selectors._scope(lilith, ALICE))
+    monkeypatch.setattr(selectors, "EXACT_SCAN_MAX", 10)
+    assert not selectors.scope_is_small(selectors._scope(lilith, ALICE))
+    with CaptureQueriesContext(connection) as queries:
+        automatic = search(personality=lilith, user_id=ALICE, query=query, mode="vector")
+    assert any("hnsw.iterative_scan" in q["sql"] for q in queries.captured_queries)
+    assert [h.memory.pk for h in automatic] == [h.memory.pk for h in exact]
+    assert automatic[0].memory.text == query
+    assert all(h.memory.personality_id == lilith.pk for h in automatic)
+    # A scope that is a small share of a big table stays exact, however large.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE memory_memory")
+    assert not selectors.scope_is_small(selectors._scope(lilith, ALICE))
+    monkeypatch.setattr(selectors, "HNSW_MIN_FRACTION", 0.9)
+    assert selectors.scope_is_small(selectors._scope(lilith, ALICE))
+
+
+def test_small_scope_single_read_gives_the_same_candidates_as_the_separate_queries(
+    fake_embedder: object, make_personality: Callable[..., Personality]
+) -> None:
+    from memory import selectors
+    from memory.embeddings import embed
+
+    lilith = make_personality(memory_scope="shared")
+    ada = make_personality(memory_scope="shared")
+    for i in range(30):
+        memory_add(personality=lilith, user_id=ALICE, text=f"Alice's garden has {i} tulips and roses")
+        memory_add(personality=ada, user_id=ALICE, text=f"Alice painted {i} pictures of roses")
+    scope = selectors._scope(lilith, ALICE)
+    for query in ["roses in the garden", "tulips", "pictures"]:
+        vector = embed([query])[0]
+        by_vector, by_text, similarity = selectors._small_scope_candidates(scope, vector, query, 20)
+        assert by_vector == [pk for pk, _ in selectors.vector_candidates(scope, vector, 20, exact=True)]
+        assert by_text == [pk for pk, _ in selectors.text_candidates(scope, query, 20, small=True)]
+        assert set(similarity) == set(by_vector) | set(by_text)
