@@ -53,11 +53,11 @@ MIN_CANDIDATES = 50
 # filtered to a scope that is a small fraction of the table, it must walk past
 # (1 / fraction) rows of other scopes per match and gives up at
 # hnsw.max_scan_tuples, returning too few.
-EXACT_SCAN_MAX = 10_000
-HNSW_MIN_FRACTION = 0.01
+EXACT_SCAN_MAX = 3_000
+HNSW_MIN_FRACTION = 0.005
 # hnsw.ef_search for large scopes (the iterative scan goes on past it as
 # needed to find enough rows of the scope).
-HNSW_EF_SEARCH = 200
+HNSW_EF_SEARCH = 400
 # History messages shorter than this never hide a memory (see memory_recall).
 MIN_EXCLUDED_CHARS = 16
 
@@ -135,19 +135,20 @@ def text_query(query: str) -> str:
 def scope_is_small(scope: _Scope) -> bool:
     """Whether the scope should be searched exactly (see ``EXACT_SCAN_MAX``).
 
-    The scope is counted only up to ``EXACT_SCAN_MAX + 1`` rows (an index-only
-    scan); the table's size is PostgreSQL's estimate, free to read.
+    The scope's rows are counted (an index-only scan) only as far as the
+    decision needs; the table's size is PostgreSQL's estimate, free to read
+    (-1 until the table is first analysed: then the scope's size alone decides).
     """
     table = Memory._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT (SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {scope.sql} LIMIT %s) s), "  # noqa: S608
-            "(SELECT reltuples FROM pg_class WHERE oid = %s::regclass)",
-            [*scope.params, EXACT_SCAN_MAX + 1, table],
+        sql = (
+            "WITH r AS (SELECT greatest(reltuples, 0) * %s AS share FROM pg_class WHERE oid = %s::regclass) "  # noqa: S608
+            f"SELECT count(*), (SELECT share FROM r) FROM (SELECT 1 FROM {table} WHERE {scope.sql} "
+            "LIMIT (SELECT greatest(%s, ceil(share))::bigint + 1 FROM r)) s"
         )
-        size, table_rows = cursor.fetchone()
-    # reltuples is -1 until the table is first analysed: then the size alone decides.
-    return size <= EXACT_SCAN_MAX or size < HNSW_MIN_FRACTION * float(table_rows or 0)
+        cursor.execute(sql, [HNSW_MIN_FRACTION, table, *scope.params, EXACT_SCAN_MAX])
+        size, share = cursor.fetchone()
+    return size <= EXACT_SCAN_MAX or size < float(share or 0)
 
 
 def vector_candidates(

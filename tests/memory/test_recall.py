@@ -139,6 +139,9 @@ def test_a_large_scope_is_searched_through_the_hnsw_index_with_the_same_results(
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE memory_memory")
     assert not selectors.scope_is_small(selectors._scope(lilith, ALICE))
+    # 40 of 80 rows: large enough for the index when the share asked is at most half.
+    monkeypatch.setattr(selectors, "HNSW_MIN_FRACTION", 0.3)
+    assert not selectors.scope_is_small(selectors._scope(lilith, ALICE))
     monkeypatch.setattr(selectors, "HNSW_MIN_FRACTION", 0.9)
     assert selectors.scope_is_small(selectors._scope(lilith, ALICE))
 
