@@ -108,19 +108,6 @@ def _scope(person: Personality, user_id: str) -> _Scope:
     return _Scope("{user} = %s AND {personality} = %s", [user_id, person.pk])
 
 
-def visible_memories(*, personality: Personality | int, user_id: str) -> QuerySet[Memory]:
-    """Every memory the personality may recall of the user (the rule in the module docstring)."""
-    person = resolve_personality(personality)
-    queryset = Memory.objects.filter(user_id=str(user_id))
-    if person.memory_scope == MemoryScope.SHARED:
-        from django.db.models import Q
-
-        return queryset.filter(
-            Q(personality_id=person.pk) | Q(shared=True, personality__memory_scope=MemoryScope.SHARED)
-        )
-    return queryset.filter(personality_id=person.pk)
-
-
 def text_query(query: str) -> str:
     """A ``websearch_to_tsquery`` string matching any word of the query (OR).
 
@@ -283,7 +270,9 @@ def search(
     """The search behind ``memory_search`` and ``memory_recall``, with its knobs exposed.
 
     ``mode`` picks the rankings used; ``threshold`` is the similarity floor
-    (None: none); ``query_vector`` skips embedding the query (benchmarks);
+    (None: none; memories without a similarity — pending, or the query could
+    not be embedded — pass it only by matching the query's words);
+    ``query_vector`` skips embedding the query (benchmarks);
     ``exact`` forces (True) or forbids (False) the exact scan. When the query
     cannot be embedded, the search falls back to full text alone.
     """
@@ -302,6 +291,7 @@ def search(
     use_text = mode in ("hybrid", "text") and bool(text_query(query))
     rankings: list[list[int]] = []
     similarity: dict[int, float] = {}
+    by_text: list[int] = []
     if small and use_vector and use_text:
         by_vector, by_text, similarity = _small_scope_candidates(scope, vector, query, n)  # type: ignore[arg-type]
         rankings = [by_vector, by_text]
@@ -311,7 +301,8 @@ def search(
             similarity = {pk: 1.0 - distance for pk, distance in nearest}
             rankings.append([pk for pk, _ in nearest])
         if use_text:
-            rankings.append([pk for pk, _ in text_candidates(scope, query, n, small=small)])
+            by_text = [pk for pk, _ in text_candidates(scope, query, n, small=small)]
+            rankings.append(by_text)
     scores = fuse(rankings)
     if not scores:
         return []
@@ -321,7 +312,10 @@ def search(
             similarity.update(_similarities(missing, vector))
     ranked = sorted(scores, key=lambda pk: (-scores[pk], -similarity.get(pk, -2.0), -pk))
     if threshold is not None:
-        ranked = [pk for pk in ranked if similarity.get(pk, -2.0) >= threshold]
+        # What has no similarity (a pending memory, or a query the embedder
+        # could not embed) cannot be held to the floor: its words must match.
+        worded = set(by_text)
+        ranked = [pk for pk in ranked if (similarity[pk] >= threshold if pk in similarity else pk in worded)]
     ranked = ranked[:k]
     # Only the chosen few are loaded; vectors and text vectors stay in the database.
     memories = (

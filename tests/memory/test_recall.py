@@ -9,6 +9,7 @@ import pytest
 from memory.selectors import fuse, is_in_history, memory_recall, search, text_query
 from memory.services import memory_add
 from personalities_app.models import Personality
+from tests.fakes.openai_server import FakeOpenAI, Reply
 
 pytestmark = pytest.mark.django_db
 
@@ -164,3 +165,22 @@ def test_small_scope_single_read_gives_the_same_candidates_as_the_separate_queri
         assert by_vector == [pk for pk, _ in selectors.vector_candidates(scope, vector, 20, exact=True)]
         assert by_text == [pk for pk, _ in selectors.text_candidates(scope, query, 20, small=True)]
         assert set(similarity) == set(by_vector) | set(by_text)
+
+
+def test_recall_keeps_word_matches_that_cannot_be_held_to_the_floor(
+    fake_embedder: FakeOpenAI, make_personality: Callable[..., Personality]
+) -> None:
+    lilith = make_personality(memory_threshold=0.5)
+    ready = memory_add(personality=lilith, user_id=ALICE, text="Alice keeps a tortoise named Gerald.")
+    memory_add(personality=lilith, user_id=ALICE, text="Alice dislikes the rain.")
+    fake_embedder.script("embeddings", *[Reply(status=500)] * 3)
+    pending = memory_add(personality=lilith, user_id=ALICE, text="Gerald the tortoise is eighty years old.")
+    assert pending.embedding is None
+    # The pending memory has no similarity; its words match, so it is recalled.
+    hits = memory_recall(personality=lilith, user_id=ALICE, query="how old is Gerald")
+    assert {h.memory.pk for h in hits} == {pending.pk}
+    # With the embedder down at query time, recall falls back to word matches.
+    fake_embedder.script("embeddings", *[Reply(status=500)] * 3)
+    hits = memory_recall(personality=lilith, user_id=ALICE, query="Gerald the tortoise")
+    assert {h.memory.pk for h in hits} == {ready.pk, pending.pk}
+    assert all(h.similarity is None for h in hits)
