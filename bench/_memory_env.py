@@ -8,6 +8,7 @@ at the end.
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
 import shutil
@@ -86,7 +87,9 @@ def setup_django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tzurot_project.settings")
     if "TZUROT_VAR_DIR" not in os.environ:
-        os.environ["TZUROT_VAR_DIR"] = tempfile.mkdtemp(prefix="tzurot-bench-var-")
+        var_dir = tempfile.mkdtemp(prefix="tzurot-bench-var-")
+        atexit.register(shutil.rmtree, var_dir, ignore_errors=True)
+        os.environ["TZUROT_VAR_DIR"] = var_dir
     import django
 
     django.setup()
