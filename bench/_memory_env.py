@@ -8,9 +8,11 @@ at the end.
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -42,6 +44,8 @@ def database(*, shared_buffers: str = "2GB", data_dir: str | None = None) -> Ite
         return
     from tzurot_project.embedded import EmbeddedServers, free_port
 
+    # A benchmark stopped with SIGTERM still stops its servers (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     keep = data_dir is not None
     root = Path(data_dir) if keep else Path(tempfile.mkdtemp(prefix="tzurot-bench-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -83,7 +87,9 @@ def setup_django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tzurot_project.settings")
     if "TZUROT_VAR_DIR" not in os.environ:
-        os.environ["TZUROT_VAR_DIR"] = tempfile.mkdtemp(prefix="tzurot-bench-var-")
+        var_dir = tempfile.mkdtemp(prefix="tzurot-bench-var-")
+        atexit.register(shutil.rmtree, var_dir, ignore_errors=True)
+        os.environ["TZUROT_VAR_DIR"] = var_dir
     import django
 
     django.setup()

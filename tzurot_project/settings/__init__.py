@@ -341,6 +341,10 @@ EMBEDDING_MODEL = env_str("EMBEDDING_MODEL") or "all-MiniLM-L6-v2"
 EMBEDDING_DIMENSIONS = env_int("EMBEDDING_DIMENSIONS", 384, minimum=1)
 EMBEDDING_BASE_URL = env_url("EMBEDDING_BASE_URL", None, schemes=("http", "https")) or LLM_BASE_URL
 EMBEDDING_API_KEY = env_str("EMBEDDING_API_KEY") or ""
+# CPU threads of the local model per process. Worker processes already run
+# side by side, one per core; more threads each only contend (measured in
+# BENCHMARKS.md, "Memory").
+EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 1, minimum=1)
 
 # --- Logging -------------------------------------------------------------------------
 
