@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 
 .PHONY: run test install install-dev lint format typecheck bench clean-var
 
+# ensurepip has been seen to fail once on a loaded machine: one clean retry.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); sleep 2; $(PYTHON) -m venv $(VENV); }
 
 $(VENV)/.installed-runtime: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
