@@ -169,10 +169,25 @@ def get_embedder() -> Embedder:
     return embedder
 
 
+def _release_database_connection() -> None:
+    """Give this thread's pooled connection back while the embedder works.
+
+    Embedding is tens of milliseconds of CPU (or a network call) per batch; a
+    worker runs up to 200 threads over a pool of 20 connections, so holding a
+    connection meanwhile starves the others (seen as pool timeouts under load).
+    Inside a transaction the connection must stay, so it does.
+    """
+    from django.db import connection
+
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 def embed(texts: Sequence[str]) -> list[list[float]]:
     """Embed texts with the process's embedder, in batches; raises ``EmbeddingError``."""
     if not texts:
         return []
+    _release_database_connection()
     try:
         embedder = get_embedder()
     except EmbeddingError:
