@@ -6,8 +6,6 @@ import asyncio
 import uuid
 from typing import Any
 
-from adrf.views import APIView
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -19,10 +17,12 @@ from personalities_app.models import Personality
 
 from . import events
 from .auth import TokenPrincipal
+from .concurrency import run_blocking
 from .errors import NotFound
 from .models import FINISHED, GenerationJob
 from .serializers import ErrorSerializer, GenerateRequestSerializer, GenerateResponseSerializer, JobSerializer
 from .services import JobRequest, job_public, job_submit
+from .views import AsyncApiView
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
@@ -37,13 +37,14 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
 
 
 def _personality(slug: str) -> Personality:
-    personality = Personality.objects.filter(slug=slug, is_active=True).first()
+    # Only what a submission needs (the id and slug): the full row is wide.
+    personality = Personality.objects.filter(slug=slug, is_active=True).only("id", "slug").first()
     if personality is None:
         raise NotFound(f"There is no active personality called '{slug}'.", code="unknown_personality")
     return personality
 
 
-class GenerateApi(APIView):
+class GenerateApi(AsyncApiView):
     @extend_schema(
         operation_id="ai_generate",
         summary="Queue a character's reply",
@@ -58,7 +59,7 @@ class GenerateApi(APIView):
         context = data["context"]
         if not principal.may_act_for(context["user_id"]):
             raise PermissionDenied("This token may not act for that user.")
-        submitted = await sync_to_async(self._submit)(data, principal)
+        submitted = await run_blocking(self._submit, data, principal)
         body = {
             "job_id": str(submitted.job_id),
             "request_id": str(submitted.request_id),
@@ -91,7 +92,7 @@ class GenerateApi(APIView):
         )
 
 
-class JobApi(APIView):
+class JobApi(AsyncApiView):
     @extend_schema(
         operation_id="ai_job",
         summary="A job's status and result; `wait` holds the request until it ends",
@@ -147,10 +148,33 @@ class JobApi(APIView):
 
     @staticmethod
     async def _load(job_id: uuid.UUID, principal: TokenPrincipal) -> dict[str, Any]:
-        jobs = GenerationJob.objects.select_related("personality")
-        if not principal.is_service:
-            jobs = jobs.filter(token_id=principal.token.pk)
-        job = await jobs.filter(id=job_id).afirst()
-        if job is None:
-            raise NotFound("There is no such job.", code="unknown_job")
-        return job_public(job)
+        return await run_blocking(_job_for, job_id, principal)
+
+
+# The columns job_public reads (a job row and its personality are wide).
+_PUBLIC_FIELDS = (
+    "id",
+    "request_id",
+    "status",
+    "personality__slug",
+    "result_content",
+    "result_model",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "error_code",
+    "error_message",
+    "created_at",
+    "finished_at",
+)
+
+
+def _job_for(job_id: uuid.UUID, principal: TokenPrincipal) -> dict[str, Any]:
+    """The job as the API shows it, if this token may see it (the service token sees all)."""
+    jobs = GenerationJob.objects.select_related("personality").only(*_PUBLIC_FIELDS)
+    if not principal.is_service:
+        jobs = jobs.filter(token_id=principal.token.pk)
+    job = jobs.filter(id=job_id).first()
+    if job is None:
+        raise NotFound("There is no such job.", code="unknown_job")
+    return job_public(job)

@@ -7,10 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
+from .concurrency import run_blocking
 from .models import ApiToken, hash_token
 
 # last_used_at is written at most this often per token, not on every request.
@@ -76,9 +78,50 @@ def token_cache_clear() -> None:
     _cache.clear()
 
 
+# Where ``resolve_token`` leaves its answer on the Django request.
+_RESOLVED = "_tzurot_token"
+_UNRESOLVED = object()
+
+
+async def resolve_token(request: HttpRequest) -> None:
+    """Look the request's token up ahead of DRF's (synchronous) authentication.
+
+    A cached token is found on the event loop; only a miss goes to a thread
+    (it queries the database). The answer, a token or the authentication
+    error, is kept on the request for ``BearerTokenAuthentication``.
+    """
+    header = request.META.get("HTTP_AUTHORIZATION")
+    if not header:
+        setattr(request, _RESOLVED, None)
+        return
+    try:
+        cached = _cached(header)
+        token = cached if cached is not None else await run_blocking(token_from_header, header)
+    except exceptions.AuthenticationFailed as exc:
+        setattr(request, _RESOLVED, exc)
+    else:
+        setattr(request, _RESOLVED, token)
+
+
+def _cached(header: str | None) -> ApiToken | None:
+    if not header:
+        return None
+    scheme, _, raw = header.partition(" ")
+    if scheme.lower() not in ("bearer", "token") or not raw.strip():
+        return None
+    found = _cache.get(hash_token(raw.strip()))
+    return found[0] if found is not None and found[1] > time.monotonic() else None
+
+
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[TokenPrincipal, ApiToken] | None:
-        token = token_from_header(request.META.get("HTTP_AUTHORIZATION"))
+        resolved = getattr(request._request, _RESOLVED, _UNRESOLVED)
+        if resolved is _UNRESOLVED:
+            token = token_from_header(request.META.get("HTTP_AUTHORIZATION"))
+        elif isinstance(resolved, exceptions.AuthenticationFailed):
+            raise resolved
+        else:
+            token = resolved
         if token is None:
             return None
         return TokenPrincipal(token), token

@@ -2,13 +2,45 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
+from rest_framework.utils.serializer_helpers import BindingDict
 
 DISCORD_ID = r"^\d{1,20}$"
 MAX_MESSAGE = 8000
 MAX_HISTORY = 100
 MAX_ATTACHMENTS = 10
+
+
+class InputSerializer(serializers.Serializer):
+    """A serializer that only validates input, with its field tree built once per class.
+
+    DRF deep-copies every declared field, nested serializers and all, for each
+    instance: for a generation request that copy cost more than the rest of
+    the validation. Validating keeps no state on the fields (errors and
+    values live in locals and on the top-level instance), so one tree, bound
+    to a template instance, serves every instance. Not for output, partial
+    updates or serializers that read ``context``.
+    """
+
+    @property
+    def fields(self) -> BindingDict:  # type: ignore[override]
+        cls = type(self)
+        shared: BindingDict | None = cls.__dict__.get("_shared_fields")
+        if shared is None:
+            template = cls()
+            shared = BindingDict(template)
+            for name, field in template.get_fields().items():
+                shared[name] = field
+            cls._shared_fields = shared  # type: ignore[attr-defined]
+        return shared
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("partial") or kwargs.get("context"):
+            raise TypeError("InputSerializer validates whole input without context.")
+        super().__init__(*args, **kwargs)
 
 
 class DiscordIdField(serializers.RegexField):
@@ -72,7 +104,7 @@ class ContextSerializer(serializers.Serializer):
         )
     ]
 )
-class GenerateRequestSerializer(serializers.Serializer):
+class GenerateRequestSerializer(InputSerializer):
     personality = serializers.SlugField(max_length=64)
     message = serializers.CharField(max_length=MAX_MESSAGE, trim_whitespace=True)
     context = ContextSerializer()

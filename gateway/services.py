@@ -132,24 +132,26 @@ def job_submit(*, request: JobRequest, token: ApiToken | None) -> Submitted:
         raise ServiceUnavailable(QUEUE_UNAVAILABLE) from None
 
     try:
-        with transaction.atomic():
-            GenerationJob.objects.create(
-                id=job_id,
-                request_id=request_id,
-                fingerprint=fingerprint,
-                personality=request.personality,
-                token=token,
-                user_id=request.user_id,
-                user_name=request.user_name,
-                channel_id=request.channel_id,
-                guild_id=request.guild_id,
-                thread_id=request.thread_id,
-                message_id=request.message_id,
-                message=request.message,
-                context=request.context,
-                model_override=request.model_override,
-            )
-            transaction.on_commit(lambda: _enqueue(job_id))
+        # One INSERT, committed on its own (no BEGIN/COMMIT round trips); the
+        # task is published once the row is committed: at once here, or when
+        # the caller's own transaction commits if there is one.
+        GenerationJob.objects.create(
+            id=job_id,
+            request_id=request_id,
+            fingerprint=fingerprint,
+            personality=request.personality,
+            token=token,
+            user_id=request.user_id,
+            user_name=request.user_name,
+            channel_id=request.channel_id,
+            guild_id=request.guild_id,
+            thread_id=request.thread_id,
+            message_id=request.message_id,
+            message=request.message,
+            context=request.context,
+            model_override=request.model_override,
+        )
+        transaction.on_commit(lambda: _enqueue(job_id))
     except Exception as exc:
         if GenerationJob.objects.filter(id=job_id).exists():
             # Committed but not published: fail it so nobody waits for it.

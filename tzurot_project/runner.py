@@ -30,6 +30,47 @@ RESET = "\033[0m"
 
 _print_lock = threading.Lock()
 
+# uvicorn processes serving the API (`--workers`); see docs/ARCHITECTURE.md, "Web server".
+DEFAULT_WEB_WORKERS = 2
+
+
+def web_command(python: str, host: str, port: int, workers: int = DEFAULT_WEB_WORKERS) -> list[str]:
+    """The web server's command line (also what the benchmarks start)."""
+    argv = [
+        python,
+        "-m",
+        "uvicorn",
+        "tzurot_project.asgi:application",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--lifespan",
+        "off",
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "10",
+    ]
+    if workers > 1:
+        argv += ["--workers", str(workers)]
+    return argv
+
+
+def worker_command(python: str, hostname: str) -> list[str]:
+    """A Celery worker's command line; pool and concurrency come from the settings."""
+    return [
+        python,
+        "-m",
+        "celery",
+        "-A",
+        "tzurot_project",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--hostname",
+        hostname,
+    ]
+
 
 def say(name: str, line: str, colour: str = "") -> None:
     with _print_lock:
@@ -160,39 +201,10 @@ class Runner:
     def plan_children(self) -> list[Child]:
         s = self.settings
         children = [
-            Child(
-                "web",
-                [
-                    self.python,
-                    "-m",
-                    "uvicorn",
-                    "tzurot_project.asgi:application",
-                    "--host",
-                    self.host,
-                    "--port",
-                    str(self.port),
-                    "--lifespan",
-                    "off",
-                    "--no-access-log",
-                    "--timeout-graceful-shutdown",
-                    "10",
-                ],
-                COLOURS[0],
-            ),
+            Child("web", web_command(self.python, self.host, self.port), COLOURS[0]),
             Child(
                 "worker",
-                [
-                    self.python,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "tzurot_project",
-                    "worker",
-                    "--loglevel",
-                    "INFO",
-                    "--hostname",
-                    f"worker@{os.uname().nodename}-{os.getpid()}",
-                ],
+                worker_command(self.python, f"worker@{os.uname().nodename}-{os.getpid()}"),
                 COLOURS[1],
             ),
             Child(

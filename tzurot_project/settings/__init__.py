@@ -114,6 +114,9 @@ if DATABASE_POOL_MAX_SIZE:
         "max_size": DATABASE_POOL_MAX_SIZE,
         "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
     }
+# Threads per web process for the API's blocking steps (gateway.concurrency);
+# each holds a pooled connection only while a call runs.
+API_DB_THREADS = env_int("API_DB_THREADS", 8, minimum=1)
 
 # --- Application ---------------------------------------------------------------
 
@@ -219,6 +222,9 @@ SPECTACULAR_SETTINGS = {
 # to run twice, never globally.
 
 CELERY_BROKER_URL = REDIS_URL
+if REDIS_URL.startswith("redis://"):
+    # kombu's Redis transport, reusing its Redis client (tzurot_project/kombu_redis.py).
+    CELERY_BROKER_TRANSPORT = "tzurot_project.kombu_redis:Transport"
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_EXPIRES = 3600
