@@ -475,19 +475,29 @@ def import_run_create(
     created_by: Any = None,
 ) -> ImportRun:
     """Store an uploaded file under MEDIA_ROOT/imports/ and queue its import (``ingest.run_import``)."""
+    run = ImportRun(
+        kind=kind,
+        user_id=user_id,
+        personality_slug=personality_slug,
+        chat_format=chat_format,
+        user_name=user_name,
+        dry_run=dry_run,
+    )
+    run.upload.save(PurePosixPath(upload.name or "upload").name, upload, save=False)
+    return import_run_submit(run=run, created_by=created_by)
+
+
+def import_run_submit(*, run: ImportRun, created_by: Any = None) -> ImportRun:
+    """Save a new run (its file already attached) as queued, and queue its task after the commit."""
     from .tasks import run_import
 
+    run.user_id = run.user_id.strip()
+    run.personality_slug = run.personality_slug.strip()
+    run.user_name = run.user_name.strip()
+    run.chat_format = run.chat_format or "auto"
+    run.status = ImportStatus.QUEUED
+    run.created_by = created_by if getattr(created_by, "pk", None) else None
     with transaction.atomic():
-        run = ImportRun(
-            kind=kind,
-            user_id=user_id.strip(),
-            personality_slug=personality_slug.strip(),
-            chat_format=chat_format or "auto",
-            user_name=user_name.strip(),
-            dry_run=dry_run,
-            created_by=created_by if getattr(created_by, "pk", None) else None,
-        )
-        run.upload.save(PurePosixPath(upload.name or "upload").name, upload, save=False)
         run.save()
         transaction.on_commit(lambda: _queue(run.pk, run_import))
     return run
