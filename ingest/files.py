@@ -158,6 +158,12 @@ class Record:
             if required:
                 raise ImportFileError(self.source, "required, and missing", path=where)
             return default
+        if kind == TEXT_LIST and isinstance(value, list):
+            for index, item in enumerate(value):
+                if not isinstance(item, str):
+                    raise ImportFileError(
+                        self.source, f"must be text, not {describe(item)}", path=join_path(where, index)
+                    )
         if not is_kind(kind, value):
             raise ImportFileError(self.source, f"must be {kind}, not {describe(value)}", path=where)
         return value

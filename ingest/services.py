@@ -33,13 +33,14 @@ from django.utils import timezone
 from memory.models import Memory
 from memory.services import content_hash, memory_add_many, normalise_text
 from personalities_app.io import PersonalitySpec
-from personalities_app.models import Personality
+from personalities_app.models import Personality, RelationshipProfile
 from personalities_app.services import (
     KnowledgeDraft,
     knowledge_upsert,
     personalities_upsert,
     profile_bootstrap,
 )
+from personalities_app.validators import MAX_BACKSTORY_CHARS
 
 from .chats import ChatFile, exchanges, origin_data, read_chat
 from .facts import notable_facts
@@ -205,12 +206,15 @@ def _upsert_personality(spec: PersonalitySpec, *, dry_run: bool, section: Sectio
     return Personality.objects.get(slug=spec.slug)
 
 
-def _story_drafts(backup: ShapesBackup, section: Section) -> list[KnowledgeDraft]:
+def _story_drafts(backup: ShapesBackup, report: ImportReport) -> list[KnowledgeDraft]:
+    section = report.section("knowledge")
     drafts: list[KnowledgeDraft] = []
     seen: set[str] = set()
     for story in backup.stories:
         if backup.shape_id and story.shape_id and story.shape_id != backup.shape_id:
             section.skip("belongs to another shape")
+        elif story.problem:
+            report.record_failure("knowledge", story.where, story.problem)
         elif not story.content.strip():
             section.skip("empty content")
         elif story.id in seen:
@@ -219,6 +223,26 @@ def _story_drafts(backup: ShapesBackup, section: Section) -> list[KnowledgeDraft
             seen.add(story.id)
             drafts.append(story.draft())
     return drafts
+
+
+def _profile_seeds(backup: ShapesBackup, report: ImportReport) -> dict[str, str]:
+    """The personalization's values that fit a profile; one that does not is reported, not imported."""
+    personalization = backup.personalization
+    if personalization is None:
+        return {}
+    seeds: dict[str, str] = {}
+    for name in ("preferred_name", "pronouns", "backstory"):
+        value = getattr(personalization, name).strip()
+        limit = RelationshipProfile._meta.get_field(name).max_length or MAX_BACKSTORY_CHARS
+        if len(value) > limit:
+            report.record_failure(
+                "profile",
+                f"{PurePosixPath(personalization.source).name} {name}",
+                f"longer than {limit:,} characters",
+            )
+        else:
+            seeds[name] = value
+    return seeds
 
 
 def _count(section: Section, outcomes: list[tuple[Any, str, tuple[str, ...]]]) -> None:
@@ -302,21 +326,18 @@ def shapes_import(
 
     with transaction.atomic():
         personality = _upsert_personality(backup.spec, dry_run=dry_run, section=report.section("personality"))
-        knowledge = report.section("knowledge")
-        drafts = _story_drafts(backup, knowledge)
-        _count(knowledge, knowledge_upsert(personality=personality, drafts=drafts, dry_run=dry_run))
+        drafts = _story_drafts(backup, report)
+        _count(
+            report.section("knowledge"),
+            knowledge_upsert(personality=personality, drafts=drafts, dry_run=dry_run),
+        )
         profile = report.section("profile")
+        seeds = _profile_seeds(backup, report)
         if personalization is None and not facts:
             profile.skip("nothing to import (no personalization file, no notable facts)")
         else:
             action, changed = profile_bootstrap(
-                personality=personality,
-                user_id=user,
-                preferred_name=personalization.preferred_name if personalization else "",
-                pronouns=personalization.pronouns if personalization else "",
-                backstory=personalization.backstory if personalization else "",
-                facts=facts,
-                dry_run=dry_run,
+                personality=personality, user_id=user, facts=facts, dry_run=dry_run, **seeds
             )
             _count(profile, [(None, action, changed)])
             if changed:

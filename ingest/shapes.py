@@ -20,6 +20,7 @@ from typing import Any
 
 from personalities_app.io import PersonalityFileError, PersonalitySpec, document_to_spec, slug_for_name
 from personalities_app.services import KnowledgeDraft
+from personalities_app.validators import MAX_KNOWLEDGE_CHARS
 
 from .files import (
     BOOLEAN,
@@ -163,6 +164,7 @@ class ShapesStory:
     story_type: str
     shape_id: str | None
     metadata: dict[str, Any]
+    problem: str | None = None
 
     def draft(self) -> KnowledgeDraft:
         """The story as a knowledge entry: its title is also its keyword (see docs/ingestion.md)."""
@@ -362,15 +364,18 @@ def parse_stories(value: Any, *, source: str) -> list[ShapesStory]:
     stories = []
     for index, raw in enumerate(records):
         record = Record.of(raw, source=source, path=join_path(base, index), what="story")
+        content = record.get("content", TEXT, required=True)
+        too_long = len(content.strip()) > MAX_KNOWLEDGE_CHARS
         stories.append(
             ShapesStory(
                 where=f"{PurePosixPath(source).name} {record.path}",
                 id=record.get("id", TEXT, required=True),
-                content=record.get("content", TEXT, required=True),
+                content=content,
                 title=record.get("title", TEXT, default=""),
                 story_type=record.get("story_type", TEXT, default="general"),
                 shape_id=record.get("shape_id", TEXT),
                 metadata=record.get("metadata", OBJECT, default={}),
+                problem=f"content is longer than {MAX_KNOWLEDGE_CHARS:,} characters" if too_long else None,
             )
         )
     return stories

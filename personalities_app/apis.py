@@ -34,7 +34,7 @@ from .services import (
     selection_clear,
     selection_set,
 )
-from .validators import DISCORD_ID_RE, MAX_BACKSTORY_CHARS, MAX_FACT_CHARS, MAX_FACTS
+from .validators import DISCORD_ID_RE, MAX_BACKSTORY_CHARS, MAX_FACT_CHARS, MAX_FACTS, SLUG_RE
 
 # --- Schemas ------------------------------------------------------------------------
 
@@ -453,6 +453,8 @@ def _profile_personality(slug: str, user_id: str, *, for_writing: bool) -> Perso
     "not found" unless the user has a profile with it, so private slugs are
     not revealed.
     """
+    if not SLUG_RE.fullmatch(slug):
+        raise NotFound(f"There is no personality called '{slug}'.", details={"personality": slug})
     if for_writing:
         return personality_get(slug=slug, viewer_user_id=user_id)
     personality = Personality.objects.filter(slug=slug).first()

@@ -154,3 +154,16 @@ def test_admin_edit_saves_the_entry_pending_and_queues_its_embedding(
     assert saved.embedding_status == "ready"
     listing = client.get("/admin/personalities_app/knowledgeentry/")
     assert "engine, warp core" in listing.content.decode()
+
+
+def test_the_worker_recalls_nothing_rather_than_failing_the_reply(caplog: pytest.LogCaptureFixture) -> None:
+    from gateway.generation import recall_knowledge, recall_profile
+    from gateway.models import GenerationJob
+
+    # A personality that cannot be queried (unsaved) makes both recalls fail inside.
+    job = GenerationJob(personality=Personality(slug="ghost", name="Ghost"), user_id="1", message="a cat")
+    with caplog.at_level("WARNING", logger="gateway.generation"):
+        assert recall_knowledge(job, []) == []
+        assert recall_profile(job) is None
+    assert "knowledge not recalled (ValueError)" in caplog.text
+    assert "profile not read (ValueError)" in caplog.text

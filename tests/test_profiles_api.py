@@ -117,3 +117,38 @@ def test_the_endpoints_are_in_the_openapi_schema_with_their_errors() -> None:
     assert set(operations) >= {"get", "put", "patch", "delete"}
     assert set(operations["put"]["responses"]) == {"200", "400", "401", "403", "404"}
     assert set(operations["delete"]["responses"]) == {"204", "400", "401", "403", "404"}
+
+
+def test_operators_edit_profiles_in_the_admin_with_one_fact_per_line(nova: Personality) -> None:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    operator = get_user_model().objects.create_superuser("op", "op@example.com", "pw")
+    admin = Client()
+    admin.force_login(operator)
+    response = admin.post(
+        "/admin/personalities_app/relationshipprofile/add/",
+        {
+            "personality": nova.pk,
+            "user_id": "111",
+            "preferred_name": "Ally",
+            "pronouns": "she/her",
+            "backstory": "",
+            "notable_facts": "Ally flies gliders.\n\nAlly hates fog.\n",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    profile = RelationshipProfile.objects.get(user_id="111")
+    assert profile.notable_facts == ["Ally flies gliders.", "Ally hates fog."]
+    bad = admin.post(
+        "/admin/personalities_app/relationshipprofile/add/",
+        {"personality": nova.pk, "user_id": "not-digits", "notable_facts": ""},
+    )
+    assert "A Discord id is a string of digits." in bad.content.decode()
+    listing = admin.get("/admin/personalities_app/relationshipprofile/?q=Ally").content.decode()
+    assert "she/her" in listing
+    # What the user then reads through the API:
+    assert client(user_id="111").get(URL).json()["notable_facts"] == [
+        "Ally flies gliders.",
+        "Ally hates fog.",
+    ]

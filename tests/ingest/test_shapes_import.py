@@ -326,3 +326,23 @@ def test_progress_is_shown_as_lines_when_not_on_a_terminal(tmp_path: Path) -> No
     assert lines[-1].startswith("memories: 1,200/1,200 (100%)")
     assert "\r" not in err
     assert "memories     created 1200" in out
+
+
+def test_a_story_or_personalization_value_too_long_for_us_fails_alone(wren: Path) -> None:
+    edit_json(wren / f"{SLUG}_knowledge.json", lambda doc: doc[1].update(content="x" * 20_001))
+    edit_json(wren / f"{SLUG}_user_personalization.json", lambda doc: doc.update(pronouns="p" * 41))
+    out, _ = run("import_shapes", str(wren), "--user", USER)
+    assert "knowledge    created 1, updated 0, skipped 1, failed 1" in out
+    assert f"failed: knowledge {SLUG}_knowledge.json [1]: content is longer than 20,000 characters" in out
+    assert "profile      created 1, updated 0, skipped 0, failed 1" in out
+    assert f"failed: profile {SLUG}_user_personalization.json pronouns: longer than 40 characters" in out
+    profile = RelationshipProfile.objects.get(user_id=USER)
+    assert (profile.preferred_name, profile.pronouns) == ("Ally", "")
+
+
+def test_a_wrong_item_in_a_list_is_named_by_its_index(wren: Path) -> None:
+    edit_json(wren / f"{SLUG}.json", lambda doc: doc.update(keywords=["sea", 7]))
+    with pytest.raises(
+        CommandError, match=r"wren-of-the-lantern.json: keywords\[1\]: must be text, not a number"
+    ):
+        run("import_shapes", str(wren), "--user", USER)
