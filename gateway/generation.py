@@ -2,9 +2,12 @@
 
 Called by the ``gateway.generate`` task with a job this worker has claimed.
 Steps: resolve the API key (the user's own, else the operator's), recall
-memories, prepare attachments, build the prompt, call the provider through
-the one door (``gateway.providers``), store the outcome (only if this worker
-still holds the job) and announce it, then schedule the memory write.
+memories, the character's knowledge entries the conversation calls for and the
+user's relationship profile, prepare attachments, build the prompt, call the
+provider through the one door (``gateway.providers``), store the outcome (only
+if this worker still holds the job) and announce it, then schedule the memory
+write. Recalling memories, knowledge or the profile may fail (an embedder
+down, say): the reply then goes without them, never fails because of them.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from django.db import close_old_connections, connection
 from credentials.services import NoCredential, credential_mark_invalid, credential_resolve
 from memory.selectors import memory_recall
 from memory.tasks import memory_store_exchange
+from personalities_app.selectors import knowledge_recall, profile_get
 
 from . import providers
 from .models import GenerationJob
-from .prompting import HistoryItem, PromptInput, build_prompt
+from .prompting import HistoryItem, PromptInput, UserProfile, build_prompt
 from .services import job_fail, job_succeed
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,40 @@ def recall_memories(job: GenerationJob, history: list[HistoryItem]) -> list[str]
         log.warning("job %s: memories not recalled (%s)", job.id, type(exc).__name__)
         return []
     return [hit.memory.text for hit in hits]
+
+
+def recall_knowledge(job: GenerationJob, history: list[HistoryItem]) -> list[str]:
+    """Prompt texts of the knowledge entries this moment calls for, most relevant first.
+
+    Keywords are looked for in the current message and the recent history;
+    similarity is to the current message. A failure costs the reply its
+    knowledge, not the reply itself.
+    """
+    try:
+        hits = knowledge_recall(
+            personality=job.personality, message=job.message, recent=[item.content for item in history]
+        )
+    except Exception as exc:
+        log.warning("job %s: knowledge not recalled (%s)", job.id, type(exc).__name__)
+        return []
+    return [hit.entry.prompt_text() for hit in hits]
+
+
+def recall_profile(job: GenerationJob) -> UserProfile | None:
+    """The user's relationship profile with the character, if any (None also on failure)."""
+    try:
+        profile = profile_get(personality=job.personality, user_id=job.user_id)
+    except Exception as exc:
+        log.warning("job %s: profile not read (%s)", job.id, type(exc).__name__)
+        return None
+    if profile is None or profile.is_empty():
+        return None
+    return UserProfile(
+        preferred_name=profile.preferred_name,
+        pronouns=profile.pronouns,
+        backstory=profile.backstory,
+        facts=list(profile.notable_facts),
+    )
 
 
 def _attachments(job: GenerationJob, base_url: str, api_key: str) -> tuple[list[str], list[str]]:
@@ -99,6 +137,8 @@ def run(job: GenerationJob, worker: str) -> None:
         model = job.model_override or personality.effective_model
         history = _history(job.context)
         memories = recall_memories(job, history)
+        knowledge = recall_knowledge(job, history)
+        profile = recall_profile(job)
         # Nothing below needs the database until the result is stored: give the
         # connection back rather than hold it through a call of many seconds.
         connection.close()
@@ -114,6 +154,8 @@ def run(job: GenerationJob, worker: str) -> None:
                 memories=memories,
                 image_urls=images,
                 transcripts=transcripts,
+                knowledge=knowledge,
+                profile=profile,
             )
         )
         try:

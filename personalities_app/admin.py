@@ -27,13 +27,13 @@ from .io import (
     personality_to_png_card,
     read_upload,
 )
-from .models import ChannelActivation, Personality, UserSelection
+from .models import ChannelActivation, KnowledgeEntry, Personality, RelationshipProfile, UserSelection
 from .prompting import character_system_prompt
-from .services import personalities_set_active, personalities_upsert
+from .services import knowledge_entry_save, personalities_set_active, personalities_upsert
 
 
 class AliasesField(forms.CharField):
-    """A JSON list of names, edited as one name per line."""
+    """A JSON list of names (or keywords, facts), edited as one per line."""
 
     widget = forms.Textarea(attrs={"rows": 3, "cols": 40})
 
@@ -328,3 +328,102 @@ class UserSelectionAdmin(admin.ModelAdmin):
     @admin.display(description="Channel", ordering="channel_id")
     def where(self, obj: UserSelection) -> str:
         return obj.channel_id or "(everywhere)"
+
+
+# --- Knowledge entries and relationship profiles ------------------------------------------------
+
+
+class KnowledgeEntryForm(forms.ModelForm):
+    keywords = AliasesField(
+        required=False,
+        help_text="Words or phrases that bring this entry into the prompt, one per line "
+        "(whole words, any case). Without keywords it is used when a message is close in meaning.",
+    )
+
+    class Meta:
+        model = KnowledgeEntry
+        fields = "__all__"  # noqa: DJ007 - the admin's fields choose and order them
+        widgets = {"content": forms.Textarea(attrs={"rows": 10, "cols": 80})}
+
+
+@admin.register(KnowledgeEntry)
+class KnowledgeEntryAdmin(admin.ModelAdmin):
+    """A character's lorebook. Saving a changed entry queues its new embedding (a worker makes it)."""
+
+    form = KnowledgeEntryForm
+    list_display = (
+        "shown_title",
+        "personality",
+        "keywords_shown",
+        "enabled",
+        "source",
+        "embedding_status",
+        "updated_at",
+    )
+    list_filter = ("enabled", "source", "embedding_status", "personality")
+    search_fields = ("title", "content", "source_id", "personality__slug", "personality__name")
+    list_select_related = ("personality",)
+    autocomplete_fields = ("personality",)
+    fields = (
+        "personality",
+        "title",
+        "keywords",
+        "content",
+        "enabled",
+        ("source", "source_id"),
+        "metadata",
+        ("embedding_status", "embedding_error"),
+        ("created_at", "updated_at"),
+    )
+    readonly_fields = ("embedding_status", "embedding_error", "created_at", "updated_at")
+
+    @admin.display(description="Title", ordering="title")
+    def shown_title(self, entry: KnowledgeEntry) -> str:
+        return str(entry)
+
+    @admin.display(description="Keywords")
+    def keywords_shown(self, entry: KnowledgeEntry) -> str:
+        return ", ".join(entry.keywords) or "-"
+
+    def save_model(
+        self, request: HttpRequest, obj: KnowledgeEntry, form: forms.ModelForm, change: bool
+    ) -> None:
+        # Not embedded here: the web process does not load the local model.
+        knowledge_entry_save(entry=obj, embed_now=False)
+
+
+class RelationshipProfileForm(forms.ModelForm):
+    notable_facts = AliasesField(
+        required=False, help_text="One fact per line (at most 30, 300 characters each)."
+    )
+
+    class Meta:
+        model = RelationshipProfile
+        fields = "__all__"  # noqa: DJ007 - the admin's fields choose and order them
+        widgets = {"backstory": forms.Textarea(attrs={"rows": 6, "cols": 80})}
+
+
+@admin.register(RelationshipProfile)
+class RelationshipProfileAdmin(admin.ModelAdmin):
+    """What a character knows of a user. Users see and edit theirs through the API (the bot's /tz profile)."""
+
+    form = RelationshipProfileForm
+    list_display = ("personality", "user_id", "preferred_name", "pronouns", "facts_count", "updated_at")
+    list_filter = ("personality",)
+    search_fields = ("user_id", "preferred_name", "personality__slug", "personality__name")
+    list_select_related = ("personality",)
+    autocomplete_fields = ("personality",)
+    fields = (
+        "personality",
+        "user_id",
+        "preferred_name",
+        "pronouns",
+        "backstory",
+        "notable_facts",
+        ("created_at", "updated_at"),
+    )
+    readonly_fields = ("created_at", "updated_at")
+
+    @admin.display(description="Notable facts")
+    def facts_count(self, profile: RelationshipProfile) -> int:
+        return len(profile.notable_facts)

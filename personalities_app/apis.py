@@ -1,4 +1,5 @@
-"""REST API of the personalities app: personalities, channel activation, user selection.
+"""REST API of the personalities app: personalities, channel activation, user selection,
+relationship profiles.
 
 Thin views: validate with a small serializer, call one selector or service,
 serialise the result. Every error has the one shape of ``gateway.errors``.
@@ -22,10 +23,18 @@ from rest_framework.views import APIView
 from gateway.auth import TokenPrincipal, require_acting_for
 from gateway.errors import NotFound
 
-from .models import ChannelActivation, Personality, UserSelection
-from .selectors import activation_get, personality_get, personality_list_public, selection_get
-from .services import activation_clear, activation_set, selection_clear, selection_set
-from .validators import DISCORD_ID_RE
+from .models import ChannelActivation, Personality, RelationshipProfile, UserSelection
+from .selectors import activation_get, personality_get, personality_list_public, profile_get, selection_get
+from .services import (
+    activation_clear,
+    activation_set,
+    profile_delete,
+    profile_set,
+    profile_update,
+    selection_clear,
+    selection_set,
+)
+from .validators import DISCORD_ID_RE, MAX_BACKSTORY_CHARS, MAX_FACT_CHARS, MAX_FACTS, SLUG_RE
 
 # --- Schemas ------------------------------------------------------------------------
 
@@ -370,4 +379,186 @@ class UserSelectionApi(APIView):
         require_acting_for(request, user_id)
         if not selection_clear(user_id=user_id, channel_id=_query_id(request, "channel_id")):
             raise NotFound("There was no such selection.", details={"user_id": user_id})
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Relationship profiles ------------------------------------------------------------------------
+
+
+class ProfileSerializer(serializers.ModelSerializer):
+    personality = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    notable_facts = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = RelationshipProfile
+        fields = (
+            "personality",
+            "user_id",
+            "preferred_name",
+            "pronouns",
+            "backstory",
+            "notable_facts",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+
+class ProfileInputSerializer(serializers.Serializer):
+    preferred_name = serializers.CharField(
+        max_length=80,
+        allow_blank=True,
+        required=False,
+        help_text="What the character calls you ('' for your name).",
+    )
+    pronouns = serializers.CharField(max_length=40, allow_blank=True, required=False)
+    backstory = serializers.CharField(
+        max_length=MAX_BACKSTORY_CHARS,
+        allow_blank=True,
+        required=False,
+        trim_whitespace=False,
+        help_text="Your story with this character, in your words.",
+    )
+    notable_facts = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_FACT_CHARS),
+        max_length=MAX_FACTS,
+        required=False,
+        help_text=f"Short facts the character should keep in mind (at most {MAX_FACTS}).",
+    )
+
+    def validate_preferred_name(self, value: str) -> str:
+        if "\n" in value:
+            raise serializers.ValidationError("A name is one line.")
+        return value
+
+    def validate_pronouns(self, value: str) -> str:
+        if "\n" in value:
+            raise serializers.ValidationError("Pronouns are one line.")
+        return value
+
+
+PROFILE_403 = _error("This token may not act for that user.")
+PROFILE_PARAMETERS = [
+    OpenApiParameter("user_id", str, OpenApiParameter.PATH, description="Discord user id (digits)."),
+    OpenApiParameter("slug", str, OpenApiParameter.PATH, description="The personality's slug."),
+]
+
+
+def _profile_personality(slug: str, user_id: str, *, for_writing: bool) -> Personality:
+    """The personality of a profile.
+
+    Writing needs one the user may talk to (active; public or theirs). Reading
+    and deleting also find an inactive one: a user can always see and delete
+    what is kept about them. A private personality of someone else is
+    "not found" unless the user has a profile with it, so private slugs are
+    not revealed.
+    """
+    if not SLUG_RE.fullmatch(slug):
+        raise NotFound(f"There is no personality called '{slug}'.", details={"personality": slug})
+    if for_writing:
+        return personality_get(slug=slug, viewer_user_id=user_id)
+    personality = Personality.objects.filter(slug=slug).first()
+    hidden = personality is not None and not personality.is_public and personality.owner_user_id != user_id
+    if personality is None or (hidden and profile_get(personality=personality, user_id=user_id) is None):
+        raise NotFound(f"There is no personality called '{slug}'.", details={"personality": slug})
+    return personality
+
+
+def _validated(request: Request, *, partial: bool) -> dict[str, Any]:
+    data = ProfileInputSerializer(data=request.data, partial=partial)
+    data.is_valid(raise_exception=True)
+    return dict(data.validated_data)
+
+
+class RelationshipProfileApi(APIView):
+    @extend_schema(
+        operation_id="user_profile_retrieve",
+        summary="What a character knows of a user (their relationship profile)",
+        parameters=PROFILE_PARAMETERS,
+        responses={
+            200: ProfileSerializer,
+            400: E400,
+            401: E401,
+            403: PROFILE_403,
+            404: _error("No such personality, or the user has no profile with it."),
+        },
+        tags=["users"],
+    )
+    def get(self, request: Request, user_id: str, slug: str) -> Response:
+        _check_id(user_id, "user_id")
+        require_acting_for(request, user_id)
+        personality = _profile_personality(slug, user_id, for_writing=False)
+        profile = profile_get(personality=personality, user_id=user_id)
+        if profile is None:
+            raise NotFound(
+                f"You have no profile with {personality.shown_name} yet.",
+                details={"user_id": user_id, "personality": slug},
+            )
+        return Response(ProfileSerializer(profile).data)
+
+    @extend_schema(
+        operation_id="user_profile_set",
+        summary="Replace a user's profile with a character (created if missing)",
+        description="Fields left out become empty.",
+        parameters=PROFILE_PARAMETERS,
+        request=ProfileInputSerializer,
+        responses={
+            200: ProfileSerializer,
+            400: E400,
+            401: E401,
+            403: PROFILE_403,
+            404: _error("No such active personality (or a private one of another user)."),
+        },
+        tags=["users"],
+    )
+    def put(self, request: Request, user_id: str, slug: str) -> Response:
+        _check_id(user_id, "user_id")
+        require_acting_for(request, user_id)
+        values = _validated(request, partial=False)
+        personality = _profile_personality(slug, user_id, for_writing=True)
+        profile, _ = profile_set(personality=personality, user_id=user_id, **values)
+        return Response(ProfileSerializer(profile).data)
+
+    @extend_schema(
+        operation_id="user_profile_update",
+        summary="Change some fields of a user's profile with a character (created if missing)",
+        description="Only the fields given change.",
+        parameters=PROFILE_PARAMETERS,
+        request=ProfileInputSerializer,
+        responses={
+            200: ProfileSerializer,
+            400: E400,
+            401: E401,
+            403: PROFILE_403,
+            404: _error("No such active personality (or a private one of another user)."),
+        },
+        tags=["users"],
+    )
+    def patch(self, request: Request, user_id: str, slug: str) -> Response:
+        _check_id(user_id, "user_id")
+        require_acting_for(request, user_id)
+        values = _validated(request, partial=True)
+        personality = _profile_personality(slug, user_id, for_writing=True)
+        profile, _ = profile_update(personality=personality, user_id=user_id, **values)
+        return Response(ProfileSerializer(profile).data)
+
+    @extend_schema(
+        operation_id="user_profile_delete",
+        summary="Delete a user's profile with a character",
+        parameters=PROFILE_PARAMETERS,
+        responses={
+            204: OpenApiResponse(description="Deleted."),
+            400: E400,
+            401: E401,
+            403: PROFILE_403,
+            404: _error("No such personality, or the user has no profile with it."),
+        },
+        tags=["users"],
+    )
+    def delete(self, request: Request, user_id: str, slug: str) -> Response:
+        _check_id(user_id, "user_id")
+        require_acting_for(request, user_id)
+        personality = _profile_personality(slug, user_id, for_writing=False)
+        if not profile_delete(personality=personality, user_id=user_id):
+            raise NotFound("There was no such profile.", details={"user_id": user_id, "personality": slug})
         return Response(status=status.HTTP_204_NO_CONTENT)

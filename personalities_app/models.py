@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import FileExtensionValidator, MaxValueValidator, MinValueValidator
+from django.core.validators import (
+    FileExtensionValidator,
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinValueValidator,
+)
 from django.db import models
+from pgvector.django import VectorField
 
 from .validators import (
     AVATAR_EXTENSIONS,
+    MAX_BACKSTORY_CHARS,
+    MAX_KNOWLEDGE_CHARS,
     validate_aliases,
     validate_avatar_size,
     validate_discord_id,
+    validate_facts,
     validate_https_url,
+    validate_keywords,
     validate_slug,
     validate_webhook_name,
 )
@@ -199,3 +209,111 @@ class UserSelection(models.Model):
     def __str__(self) -> str:
         where = f"#{self.channel_id}" if self.channel_id else "everywhere"
         return f"user {self.user_id} {where} → {self.personality.slug}"
+
+
+class EmbeddingStatus(models.TextChoices):
+    READY = "ready", "Embedded"
+    PENDING = "pending", "Waiting for its embedding"
+
+
+class KnowledgeEntry(models.Model):
+    """One entry of a character's lorebook: what it knows, shown when the conversation calls for it.
+
+    An entry is put in the prompt when the conversation mentions one of its
+    ``keywords`` (case-insensitive, whole words) or when the message is
+    semantically close to it (``embedding``; see ``selectors.knowledge_recall``).
+    """
+
+    personality = models.ForeignKey(Personality, on_delete=models.CASCADE, related_name="knowledge")
+    title = models.CharField(max_length=200, blank=True, help_text="A short name for the entry.")
+    keywords = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_keywords],
+        help_text="Words or phrases that bring the entry into the prompt (whole words, any case).",
+    )
+    content = models.TextField(
+        validators=[MaxLengthValidator(MAX_KNOWLEDGE_CHARS)], help_text="What the character knows."
+    )
+    enabled = models.BooleanField(default=True, help_text="Disabled entries are never used.")
+    source = models.CharField(
+        max_length=32, default="admin", help_text="Where it came from: admin, shapes, …"
+    )
+    source_id = models.CharField(
+        max_length=255, blank=True, default="", help_text="Its id where it came from (imports)."
+    )
+    metadata = models.JSONField(
+        default=dict, blank=True, help_text="Data of the source with no field of its own (a JSON object)."
+    )
+    # NULL while pending (the embedder failed, or the entry changed and awaits its new vector).
+    embedding = VectorField(dimensions=settings.EMBEDDING_DIMENSIONS, null=True, blank=True, editable=False)
+    embedding_status = models.CharField(
+        max_length=16, choices=EmbeddingStatus.choices, default=EmbeddingStatus.PENDING, editable=False
+    )
+    # SHA-256 of the text the vector was made from: a save that changes it re-embeds.
+    embedded_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    embedding_error = models.CharField(max_length=300, blank=True, default="", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["personality", "title", "id"]
+        verbose_name_plural = "knowledge entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["personality", "source", "source_id"],
+                condition=~models.Q(source_id=""),
+                name="knowledge_unique_source_id",
+            )
+        ]
+        indexes = [models.Index(fields=["personality", "enabled"], name="knowledge_personality_idx")]
+
+    def __str__(self) -> str:
+        return self.title or self.content[:60]
+
+    def embedding_text(self) -> str:
+        """The text whose vector is stored: the title, then the content."""
+        return f"{self.title.strip()}\n{self.content.strip()}".strip()
+
+    def prompt_text(self) -> str:
+        """How the entry reads in the prompt."""
+        title = self.title.strip()
+        return f"### {title}\n{self.content.strip()}" if title else self.content.strip()
+
+
+class RelationshipProfile(models.Model):
+    """What a character knows of one user: how to address them, and what matters about them."""
+
+    personality = models.ForeignKey(Personality, on_delete=models.CASCADE, related_name="profiles")
+    user_id = models.CharField(max_length=32, validators=[validate_discord_id], help_text="Discord user id.")
+    preferred_name = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text="What the character calls the user (instead of their Discord name).",
+    )
+    pronouns = models.CharField(max_length=40, blank=True)
+    backstory = models.TextField(
+        blank=True,
+        validators=[MaxLengthValidator(MAX_BACKSTORY_CHARS)],
+        help_text="The user's story with this character, in their words.",
+    )
+    notable_facts = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_facts],
+        help_text="Short facts the character should always keep in mind (a list of text).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["personality", "user_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["personality", "user_id"], name="unique_profile_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.personality.slug} ↔ user {self.user_id}"
+
+    def is_empty(self) -> bool:
+        return not (self.preferred_name or self.pronouns or self.backstory or self.notable_facts)

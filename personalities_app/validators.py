@@ -86,3 +86,49 @@ def validate_avatar_size(file: Any) -> None:
 def validate_discord_id(value: str) -> None:
     if not DISCORD_ID_RE.fullmatch(value or ""):
         raise ValidationError("A Discord id is a string of digits.", code="invalid_discord_id")
+
+
+# Knowledge entries and relationship profiles.
+MAX_KEYWORDS = 50
+MAX_KEYWORD_CHARS = 100
+MAX_KNOWLEDGE_CHARS = 20_000
+MAX_FACTS = 30
+MAX_FACT_CHARS = 300
+MAX_BACKSTORY_CHARS = 4000
+
+
+def validate_keywords(value: Any) -> None:
+    """A list of distinct, non-empty words or phrases."""
+    if not isinstance(value, list):
+        raise ValidationError("Keywords must be a list of words or phrases.", code="keywords_not_list")
+    if len(value) > MAX_KEYWORDS:
+        raise ValidationError(f"At most {MAX_KEYWORDS} keywords, please.", code="too_many_keywords")
+    seen: set[str] = set()
+    for position, keyword in enumerate(value, start=1):
+        if not isinstance(keyword, str) or not keyword.strip():
+            raise ValidationError(
+                f"Keyword {position} must be a non-empty piece of text.", code="keyword_empty"
+            )
+        if len(keyword) > MAX_KEYWORD_CHARS or "\n" in keyword:
+            raise ValidationError(
+                f"Keyword {position} must be one line of at most {MAX_KEYWORD_CHARS} characters.",
+                code="keyword_too_long",
+            )
+        if keyword.strip().casefold() in seen:
+            raise ValidationError(f"Keyword {keyword!r} is listed twice.", code="duplicate_keyword")
+        seen.add(keyword.strip().casefold())
+
+
+def validate_facts(value: Any) -> None:
+    """A list of short, non-empty facts."""
+    if not isinstance(value, list):
+        raise ValidationError("Notable facts must be a list of text.", code="facts_not_list")
+    if len(value) > MAX_FACTS:
+        raise ValidationError(f"At most {MAX_FACTS} notable facts, please.", code="too_many_facts")
+    for position, fact in enumerate(value, start=1):
+        if not isinstance(fact, str) or not fact.strip():
+            raise ValidationError(f"Fact {position} must be a non-empty piece of text.", code="fact_empty")
+        if len(fact) > MAX_FACT_CHARS:
+            raise ValidationError(
+                f"Fact {position} is longer than {MAX_FACT_CHARS} characters.", code="fact_too_long"
+            )

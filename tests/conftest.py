@@ -136,8 +136,14 @@ def process_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(test_database_url: str, process_logs: Path) -> Iterator[Process]:
-    worker = start_worker(process_logs, test_database_url)
+def celery_worker_process(
+    test_database_url: str, process_logs: Path, _fake_openai_server: FakeOpenAI
+) -> Iterator[Process]:
+    # It lives for the whole session and so also takes generation tasks of
+    # later tests: it gets the same provider settings as their own workers.
+    from tests.gateway_helpers import worker_env
+
+    worker = start_worker(process_logs, test_database_url, **worker_env(_fake_openai_server))
     yield worker
     worker.stop()
 

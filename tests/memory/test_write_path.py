@@ -186,7 +186,7 @@ def test_store_exchange_through_a_real_worker_is_idempotent(
     test_database_url: str,
     process_logs: object,
 ) -> None:
-    from tests.conftest import start_worker, wait_for
+    from tests.conftest import start_worker
 
     lilith = make_personality(name="Lilith")
     worker = start_worker(
@@ -198,9 +198,12 @@ def test_store_exchange_through_a_real_worker_is_idempotent(
         EMBEDDING_MODEL="fake-embedding",
     )
     try:
-        for _ in range(2):
-            memory_store_exchange.delay(*_exchange(lilith))
-        wait_for(lambda: worker.output().count("] succeeded in") >= 2, 60, "both tasks to succeed", worker)
+        # Results on for these two calls, whichever worker of the session runs them.
+        results = [
+            memory_store_exchange.apply_async(args=_exchange(lilith), ignore_result=False) for _ in range(2)
+        ]
+        ids = [result.get(timeout=60) for result in results]
+        assert ids[0] is not None and ids[0] == ids[1]
         assert Memory.objects.count() == 1
         assert Memory.objects.get().embedding_status == "ready"
     finally:

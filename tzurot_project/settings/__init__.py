@@ -135,6 +135,7 @@ INSTALLED_APPS = [
     "credentials",
     "memory",
     "botclient",
+    "ingest",
 ]
 
 MIDDLEWARE = [
@@ -250,6 +251,8 @@ CELERY_WORKER_POOL = env_str("CELERY_WORKER_POOL") or "threads"
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 200, minimum=1)
 # Seconds between runs of the task that embeds memories left pending.
 MEMORY_PENDING_INTERVAL = env_float("MEMORY_PENDING_INTERVAL", 60.0)
+# Seconds between runs of the task that embeds knowledge entries left pending.
+KNOWLEDGE_PENDING_INTERVAL = env_float("KNOWLEDGE_PENDING_INTERVAL", 300.0)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "gateway-recover-jobs": {"task": "gateway.recover_jobs", "schedule": 30.0},
     # Memories whose embedding failed are kept pending; this finishes them.
@@ -257,6 +260,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "memory.embed_pending",
         "schedule": MEMORY_PENDING_INTERVAL,
         "options": {"expires": MEMORY_PENDING_INTERVAL},
+    },
+    # Knowledge entries saved in the admin, or whose embedding failed, wait for their vector.
+    "knowledge-embed-pending": {
+        "task": "personalities.knowledge_embed_pending",
+        "schedule": KNOWLEDGE_PENDING_INTERVAL,
+        "options": {"expires": KNOWLEDGE_PENDING_INTERVAL},
     },
 }
 
@@ -351,6 +360,15 @@ EMBEDDING_API_KEY = env_str("EMBEDDING_API_KEY") or ""
 # side by side, one per core; more threads each only contend (measured in
 # BENCHMARKS.md, "Memory").
 EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 1, minimum=1)
+
+# Imports started from the admin run as one Celery task each, for at most this many seconds.
+IMPORT_TASK_TIME_LIMIT = env_int("IMPORT_TASK_TIME_LIMIT", 6 * 3600, minimum=60)
+
+# Knowledge entries (lorebooks): cosine similarity from which an entry counts as
+# relevant to a message; history messages scanned for keywords; entries per prompt.
+KNOWLEDGE_THRESHOLD = env_float("KNOWLEDGE_THRESHOLD", 0.45)
+KNOWLEDGE_SCAN_DEPTH = env_int("KNOWLEDGE_SCAN_DEPTH", 4, minimum=0)
+KNOWLEDGE_MAX_ENTRIES = env_int("KNOWLEDGE_MAX_ENTRIES", 8, minimum=0)
 
 # --- Logging -------------------------------------------------------------------------
 
