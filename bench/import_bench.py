@@ -10,11 +10,15 @@ Generates the backup (``bench/shapes_backup.py``), then, on a fresh database:
 
 The embedder is whatever the settings say (default: the local
 all-MiniLM-L6-v2 on the CPU); the script prints which, with the machine's
-cores and load average before and after.
+cores and load average before and after. ``--embedder fake`` instead points
+the ``openai`` backend at the loopback fake of the test suite (hash-made
+vectors, no model): what is left is the cost of the import itself (reading,
+checking, hashing, inserting, the HNSW index, provenance).
 
 Run (from the repository root; starts its own PostgreSQL unless DATABASE_URL is set):
 
     .venv/bin/python bench/import_bench.py --memories 50000
+    .venv/bin/python bench/import_bench.py --memories 50000 --embedder fake
 """
 
 from __future__ import annotations
@@ -46,7 +50,20 @@ def main() -> None:
     parser.add_argument("--memories", type=int, default=50_000)
     parser.add_argument("--sample", type=int, default=2000, help="Texts embedded alone for the baseline.")
     parser.add_argument("--keep", type=Path, help="Write the backup here and keep it.")
+    parser.add_argument("--embedder", choices=("settings", "fake"), default="settings")
     args = parser.parse_args()
+    fake = None
+    if args.embedder == "fake":
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from tests.fakes.openai_server import FakeOpenAI
+
+        fake = FakeOpenAI().start()
+        os.environ.update(
+            EMBEDDING_BACKEND="openai",
+            EMBEDDING_MODEL="fake-embedding",
+            EMBEDDING_BASE_URL=fake.base_url,
+            EMBEDDING_API_KEY="sk-bench",
+        )
 
     say(f"machine: {os.cpu_count()} cores, load average (1/5/15 min) {load()}")
     work = Path(tempfile.mkdtemp(prefix="tzurot-import-bench-"))
@@ -111,6 +128,8 @@ def main() -> None:
         print(f"| second import (all skipped) | {second:,.1f} s |")
         print(f"| `--dry-run` | {dry:,.1f} s |")
         print(f"| load average before / after | {load_before} → {load()} |")
+    if fake is not None:
+        fake.stop()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from ingest.models import ImportRun
 from ingest.services import import_run_execute
 from memory.models import Memory
 from personalities_app.models import Personality
-from tests.conftest import Process, wait_for
+from tests.conftest import Process, start_worker, wait_for
 
 from .conftest import CHATS, USER, WREN
 
@@ -133,9 +134,17 @@ def test_the_upload_form_refuses_what_cannot_be_imported(
     assert not ImportRun.objects.exists()
 
 
+@pytest.fixture
+def import_worker(test_database_url: str, process_logs: Path) -> Iterator[Process]:
+    """A worker of this test's own: the session's would stay up and take later tests' generation jobs."""
+    worker = start_worker(process_logs, test_database_url)
+    yield worker
+    worker.stop()
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
-def test_an_uploaded_chat_is_imported_by_a_real_worker(celery_worker_process: Process) -> None:
+def test_an_uploaded_chat_is_imported_by_a_real_worker(import_worker: Process) -> None:
     Personality.objects.create(slug="wren", name="Wren")
     user = get_user_model().objects.create_superuser("operator2", "op2@example.com", "pw")
     client = Client()
@@ -153,7 +162,7 @@ def test_an_uploaded_chat_is_imported_by_a_real_worker(celery_worker_process: Pr
         lambda: ImportRun.objects.filter(pk=run.pk, status__in=["succeeded", "failed"]).exists(),
         180,
         "the import to finish",
-        celery_worker_process,
+        import_worker,
         interval=0.2,
     )
     run.refresh_from_db()
