@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from gateway.auth import require_acting_for
 from gateway.errors import NotFound
+from gateway.serializers import error_response
 
 from .models import UserCredential
 from .selectors import credential_status
@@ -40,18 +41,7 @@ class VerifyResultSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-class _ErrorBodySerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.DictField()
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = _ErrorBodySerializer()
-
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorSerializer, description=description)
+_error = error_response
 
 
 _AUTH_ERRORS = {

@@ -20,7 +20,7 @@ from .auth import TokenPrincipal
 from .concurrency import run_blocking
 from .errors import NotFound
 from .models import FINISHED, GenerationJob
-from .serializers import ErrorSerializer, GenerateRequestSerializer, GenerateResponseSerializer, JobSerializer
+from .serializers import GenerateRequestSerializer, GenerateResponseSerializer, JobSerializer, error_response
 from .services import JobRequest, job_public, job_submit
 from .views import AsyncApiView
 
@@ -33,7 +33,7 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
         404: "No such personality or job (or it belongs to another token).",
         503: "Redis (the queue) is unavailable; nothing was queued.",
     }
-    return {code: OpenApiResponse(ErrorSerializer, description=descriptions[code]) for code in codes}
+    return {code: error_response(descriptions[code]) for code in codes}
 
 
 def _personality(slug: str) -> Personality:

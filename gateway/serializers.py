@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.utils.serializer_helpers import BindingDict
 
@@ -149,12 +149,17 @@ class JobSerializer(serializers.Serializer):
 
 
 class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.DictField()
+    code = serializers.CharField(help_text="Stable machine-readable code, e.g. 'not_found'.")
+    message = serializers.CharField(help_text="A message an end user can read.")
+    details = serializers.DictField(help_text="More about the error; `fields` for invalid input.")
 
 
 class ErrorSerializer(serializers.Serializer):
     """The one error shape of the whole API."""
 
     error = ErrorDetailSerializer()
+
+
+def error_response(description: str) -> OpenApiResponse:
+    """An error response for ``extend_schema``: the one error shape, with what it means here."""
+    return OpenApiResponse(ErrorSerializer, description=description)

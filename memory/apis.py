@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -13,29 +13,14 @@ from rest_framework.views import APIView
 
 from gateway.auth import require_acting_for
 from gateway.errors import NotFound
+from gateway.serializers import error_response
 from personalities_app.models import Personality
 
 from .models import Memory
 from .selectors import memory_list
 from .services import memory_forget
 
-ErrorSerializer = inline_serializer(
-    name="MemoryError",
-    fields={
-        "error": inline_serializer(
-            name="MemoryErrorBody",
-            fields={
-                "code": serializers.CharField(),
-                "message": serializers.CharField(),
-                "details": serializers.DictField(),
-            },
-        )
-    },
-)
-
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorSerializer, description=description)
+_error = error_response
 
 
 class DiscordIdField(serializers.RegexField):

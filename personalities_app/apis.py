@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from gateway.auth import TokenPrincipal, require_acting_for
 from gateway.errors import NotFound
+from gateway.serializers import error_response
 
 from .models import ChannelActivation, Personality, RelationshipProfile, UserSelection
 from .selectors import activation_get, personality_get, personality_list_public, profile_get, selection_get
@@ -39,18 +40,7 @@ from .validators import DISCORD_ID_RE, MAX_BACKSTORY_CHARS, MAX_FACT_CHARS, MAX_
 # --- Schemas ------------------------------------------------------------------------
 
 
-class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="Stable machine-readable code, e.g. 'not_found'.")
-    message = serializers.CharField(help_text="A message an end user can read.")
-    details = serializers.DictField(help_text="More about the error; `fields` for invalid input.")
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = ErrorDetailSerializer()
-
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorSerializer, description=description)
+_error = error_response
 
 
 E400 = _error("Invalid input; the message and `details.fields` name the field.")

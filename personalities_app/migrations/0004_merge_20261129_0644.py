@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('personalities_app', '0003_knowledge_and_profiles'),
-        ('personalities_app', '0003_memory_threshold_default'),
+        ("personalities_app", "0003_knowledge_and_profiles"),
+        ("personalities_app", "0003_memory_threshold_default"),
     ]
 
-    operations = [
-    ]
+    operations = []
