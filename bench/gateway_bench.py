@@ -21,8 +21,9 @@ What it measures (one subcommand each; ``all`` runs them in this order):
   jobs are queued first, then the worker starts: the worker's own capacity).
   Completed jobs per second (overall, and steady between the 10 % and 90 %
   marks) and the worker's peak RSS (process and children, every 100 ms).
-  Memory retrieval is off: the memory app's search is not wired into
-  generation on this branch.
+  Memory is off (as for every figure) unless ``--memory on``: then each job
+  also recalls memories (the query embedded by the local model, the hybrid
+  search) and schedules a memory write, as a personality with memory does.
 * ``waiters``: 1,000 clients on ``GET /ai/jobs/{id}?wait=30`` at once against ONE
   web process (queued jobs, no worker; the worker is started once every client
   is waiting). Every client must get its finished job; delivery latency is the
@@ -50,7 +51,9 @@ One figure: ``.venv/bin/python bench/gateway_bench.py throughput --passes 3``.
 Options: ``--web-workers N`` (uvicorn processes for ours; default: what
 ``make run`` uses), ``--systems ours,reference``, ``--duration 15``,
 ``--ref-dir DIR`` (a prepared copy with node_modules, to skip ``npm ci``),
-``--keep`` (leave the temporary directory for its logs).
+``--memory on`` (the bench personality with long-term memory; the second
+in-flight figure is ``inflight --memory on --systems ours --inflight-modes
+drain``), ``--keep`` (leave the temporary directory for its logs).
 """
 
 from __future__ import annotations
@@ -229,7 +232,8 @@ def mib(n: float) -> float:
 class Ours:
     name = "ours"
 
-    def __init__(self, root: Path, logs: Path, web_workers: int) -> None:
+    def __init__(self, root: Path, logs: Path, web_workers: int, memory: bool = False) -> None:
+        self.memory = memory
         self.root = root
         self.logs = logs
         self.web_workers = web_workers
@@ -281,12 +285,15 @@ class Ours:
         from gateway.services import token_create
         from personalities_app.models import Personality
 
-        Personality.objects.get_or_create(
+        Personality.objects.update_or_create(
             slug=PERSONALITY,
             defaults={
                 "name": "Bench",
                 "system_prompt": "You are Bench, a terse assistant.",
                 "traits": "Brief.",
+                # Long-term memory (recall before, a memory write after each
+                # reply): off unless --memory on; the reference has none.
+                "memory_enabled": self.memory,
             },
         )
         _, self.token = token_create(name="bench", is_service=True)
@@ -1080,6 +1087,12 @@ def main() -> None:
         default="enqueue,drain",
         help="inflight: 'enqueue' (submit while the worker runs) and/or 'drain' (queue first)",
     )
+    parser.add_argument(
+        "--memory",
+        choices=["off", "on"],
+        default="off",
+        help="ours: long-term memory for the personality (recall by the local model, then a memory write)",
+    )
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--settle", type=float, default=3.0, help="waiters: seconds before the worker starts")
     parser.add_argument("--ref-src", type=Path, default=REF_SRC)
@@ -1098,7 +1111,7 @@ def main() -> None:
     wanted = args.systems.split(",")
     systems: list[System] = []
     if "ours" in wanted:
-        systems.append(Ours(root, logs, args.web_workers))
+        systems.append(Ours(root, logs, args.web_workers, memory=args.memory == "on"))
     if "reference" in wanted:
         systems.append(Reference(root, logs, args.ref_src, args.ref_dir))
 

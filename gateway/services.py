@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import F, Model
 from django.utils import timezone
 
 from personalities_app.models import Personality
@@ -25,6 +27,7 @@ from .heartbeat import WORKERS_KEY
 from .models import ApiToken, GenerationJob, JobStatus, hash_token
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=Model)
 
 DEDUP_PREFIX = "tzurot:dedup:"
 QUEUE_UNAVAILABLE = "The generation queue is unavailable right now; nothing was queued. Try again shortly."
@@ -209,14 +212,61 @@ def job_public(job: GenerationJob) -> dict[str, Any]:
     }
 
 
-def job_claim(*, job_id: str, worker: str) -> GenerationJob | None:
-    """Start a queued job; None when it is not queued (another worker has it, or it ended)."""
-    claimed = GenerationJob.objects.filter(id=job_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, worker=worker, started_at=timezone.now()
+@functools.cache
+def _claim_sql() -> str:
+    qn = connection.ops.quote_name
+    job, person = GenerationJob._meta, Personality._meta
+    returned = [f"j.{qn(f.column)}" for f in job.concrete_fields] + [
+        f"p.{qn(f.column)}" for f in person.concrete_fields
+    ]
+    # Only identifiers from the models' metadata are formatted in; values are parameters.
+    return (
+        f"UPDATE {qn(job.db_table)} AS j SET status = %s, worker = %s, started_at = %s"  # noqa: S608
+        f" FROM {qn(person.db_table)} AS p"
+        f" WHERE j.id = %s AND j.status = %s AND p.id = j.personality_id"
+        f" RETURNING {', '.join(returned)}"
     )
-    if not claimed:
+
+
+@functools.cache
+def _converters(model: type[Model], alias: str) -> tuple[list[str], list[tuple[int, Any, list[Any]]]]:
+    """A model's attribute names, and per column that needs one, its ORM value converters."""
+    fields = model._meta.concrete_fields
+    converters = []
+    for index, model_field in enumerate(fields):
+        column = model_field.get_col(alias)
+        found = connection.ops.get_db_converters(column) + model_field.get_db_converters(connection)
+        if found:
+            converters.append((index, column, found))
+    return [f.attname for f in fields], converters
+
+
+def _from_row(model: type[M], values: Sequence[Any], alias: str) -> M:
+    """A model instance from raw column values, converted as the ORM would convert them."""
+    names, converters = _converters(model, alias)
+    row = list(values)
+    for index, column, found in converters:
+        for convert in found:
+            row[index] = convert(row[index], column, connection)
+    return model.from_db(connection.alias, names, row)
+
+
+def job_claim(*, job_id: str, worker: str) -> GenerationJob | None:
+    """Start a queued job; None when it is not queued (another worker has it, or it ended).
+
+    One statement claims the job and returns it with its personality: this is
+    on every job's path, and the ORM's UPDATE then SELECT cost the worker about
+    three times the CPU (BENCHMARKS.md, "Where the time goes").
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_sql(), [JobStatus.RUNNING, worker, timezone.now(), job_id, JobStatus.QUEUED])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    return GenerationJob.objects.select_related("personality").get(id=job_id)
+    split = len(GenerationJob._meta.concrete_fields)
+    job = _from_row(GenerationJob, row[:split], "j")
+    job.personality = _from_row(Personality, row[split:], "p")
+    return job
 
 
 def _finish(job: GenerationJob, worker: str, **fields: Any) -> bool:

@@ -1,0 +1,67 @@
+"""The worker's claim: one statement that starts a queued job and loads it with its personality."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from gateway.models import GenerationJob, JobStatus
+from gateway.services import job_claim
+
+from .gateway_helpers import make_personality
+
+pytestmark = pytest.mark.django_db
+
+
+def _queued_job(**fields: object) -> GenerationJob:
+    personality = make_personality(aliases=["Novy", "N"], temperature=0.4, extensions={"tone": {"dry": True}})
+    return GenerationJob.objects.create(
+        fingerprint="f" * 64,
+        personality=personality,
+        user_id="111",
+        message="Where are we?",
+        context={"history": [{"author": "Bob", "content": "Hi", "is_personality": False}]},
+        **fields,
+    )
+
+
+def test_claim_starts_a_queued_job_and_loads_it_as_the_orm_would() -> None:
+    queued = _queued_job()
+
+    job = job_claim(job_id=str(queued.id), worker="w1@host")
+
+    assert job is not None
+    stored = GenerationJob.objects.select_related("personality").get(id=queued.id)
+    assert (stored.status, stored.worker) == (JobStatus.RUNNING, "w1@host")
+    assert stored.started_at is not None
+    # Every column comes back converted exactly as a normal ORM read gives it.
+    for field in GenerationJob._meta.concrete_fields:
+        assert getattr(job, field.attname) == getattr(stored, field.attname), field.name
+    for field in job.personality._meta.concrete_fields:
+        assert getattr(job.personality, field.attname) == getattr(stored.personality, field.attname), field.name
+    assert job.context["history"][0]["author"] == "Bob"
+    assert job.personality.aliases == ["Novy", "N"]
+    assert isinstance(job.created_at, datetime.datetime) and timezone.is_aware(job.created_at)
+    assert job._state.adding is False  # saving it later updates, never inserts
+
+
+def test_a_job_is_claimed_once() -> None:
+    queued = _queued_job()
+
+    assert job_claim(job_id=str(queued.id), worker="w1@host") is not None
+    assert job_claim(job_id=str(queued.id), worker="w2@host") is None
+    assert GenerationJob.objects.get(id=queued.id).worker == "w1@host"
+
+
+@pytest.mark.parametrize("status", [JobStatus.RUNNING, JobStatus.SUCCEEDED, JobStatus.FAILED])
+def test_only_a_queued_job_can_be_claimed(status: str) -> None:
+    job = _queued_job(status=status)
+
+    assert job_claim(job_id=str(job.id), worker="w1@host") is None
+    assert GenerationJob.objects.get(id=job.id).status == status
+
+
+def test_claiming_an_unknown_job_finds_nothing() -> None:
+    assert job_claim(job_id="00000000-0000-0000-0000-000000000000", worker="w1@host") is None
