@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
 
 TERMINAL_STATUSES = frozenset({"succeeded", "failed"})
+# What ``PATCH /users/{user_id}/profiles/{slug}`` accepts.
+PROFILE_FIELDS = ("preferred_name", "pronouns", "backstory", "notable_facts")
 
 
 class TzurotApiError(Exception):
@@ -327,6 +329,29 @@ class TzurotApi:
     async def delete_memories(self, user_id: int | str, *, personality: str) -> int:
         data = await self.request("DELETE", f"/users/{user_id}/memories", params={"personality": personality})
         return int((data or {}).get("deleted", 0))
+
+    # -- relationship profiles ---------------------------------------------------------------------
+
+    async def get_profile(self, user_id: int | str, *, personality: str) -> dict[str, Any] | None:
+        """The user's profile with a personality, or None when they have none."""
+        return await self.request("GET", f"/users/{user_id}/profiles/{personality}", allow_404=True)
+
+    async def patch_profile(self, user_id: int | str, *, personality: str, **fields: Any) -> dict[str, Any]:
+        """Change only the given fields (created if missing); the profile as it is now."""
+        unknown = set(fields) - set(PROFILE_FIELDS)
+        if unknown:  # the API would ignore them silently: a typo here must not pass unseen
+            raise TypeError(f"unknown profile fields: {sorted(unknown)}")
+        return await self.request("PATCH", f"/users/{user_id}/profiles/{personality}", json=fields)
+
+    async def delete_profile(self, user_id: int | str, *, personality: str) -> bool:
+        """False when there was no profile."""
+        try:
+            await self.request("DELETE", f"/users/{user_id}/profiles/{personality}")
+        except TzurotApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
 
 
 async def _read_json(response: aiohttp.ClientResponse) -> Any:

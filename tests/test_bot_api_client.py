@@ -1,4 +1,8 @@
-"""The bot's HTTP client of the Tzurot API (``botclient.api``), against the loopback fake API."""
+"""The bot's HTTP client of the Tzurot API (``botclient.api``), against the loopback fake API.
+
+The profile test runs against the fake AND the real API (uvicorn), so that the
+fake the bot's command tests use cannot drift from what the API answers.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import logging
 import pytest
 
 from botclient.api import BackendUnavailable, Job, RetryPolicy, TzurotApi, TzurotApiError
+from gateway.services import token_create
+from personalities_app.models import Personality
 from tests.fakes.tzurot_api import FakeTzurotApi, JobPlan, personality
 from tzurot_project.embedded import free_port
 
@@ -164,3 +170,95 @@ async def test_activation_selection_credentials_and_memories(fake_tzurot_api: Fa
         assert await api.list_credentials(7) == []
         assert await api.delete_credential(7, "openai") is False
         assert await api.delete_memories(7, personality="alice") == 3
+
+
+@pytest.fixture(
+    params=[
+        "fake",
+        pytest.param("real", marks=[pytest.mark.django_db(transaction=True), pytest.mark.slow]),
+    ]
+)
+def profile_api(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """(base URL, service token) of an API that knows the personality ``alice``."""
+    if request.param == "fake":
+        fake: FakeTzurotApi = request.getfixturevalue("fake_tzurot_api")
+        fake.personalities = [personality("alice", "Alice")]
+        return fake.base_url, fake.token
+    url: str = request.getfixturevalue("live_api")
+    Personality.objects.create(slug="alice", name="Alice", memory_enabled=False)
+    _, raw = token_create(name="discord-bot", is_service=True)
+    return url, raw
+
+
+async def test_profiles_are_read_changed_refused_and_deleted_as_the_api_does(
+    profile_api: tuple[str, str],
+) -> None:
+    url, token = profile_api
+    async with TzurotApi(url, token, sleep=RecordingSleep()) as api:
+        assert await api.get_profile(7, personality="alice") is None
+        created = await api.patch_profile(
+            7,
+            personality="alice",
+            preferred_name="  Ally   B ",
+            notable_facts=["Flies gliders.", " flies  GLIDERS. ", "Hates fog."],
+        )
+        assert {k: created[k] for k in ("personality", "user_id", "preferred_name", "pronouns")} == {
+            "personality": "alice",
+            "user_id": "7",
+            "preferred_name": "Ally B",
+            "pronouns": "",
+        }
+        assert created["notable_facts"] == ["Flies gliders.", "Hates fog."]
+        changed = await api.patch_profile(7, personality="alice", pronouns="she/her", backstory=" Met.\n ")
+        assert (changed["preferred_name"], changed["pronouns"], changed["backstory"]) == (
+            "Ally B",
+            "she/her",
+            "Met.",
+        )
+        refusals = [
+            (
+                {"preferred_name": "x" * 81},
+                "preferred_name: Ensure this field has no more than 80 characters.",
+            ),
+            ({"pronouns": "she\nher"}, "pronouns: Pronouns are one line."),
+            ({"backstory": "x" * 4001}, "backstory: Ensure this field has no more than 4000 characters."),
+            (
+                {"notable_facts": ["fine", "x" * 301]},
+                "notable_facts: 1: Ensure this field has no more than 300 characters.",
+            ),
+            (
+                {"notable_facts": [f"fact {n}" for n in range(31)]},
+                "notable_facts: Ensure this field has no more than 30 elements.",
+            ),
+            ({"notable_facts": ["fine", "  "]}, "notable_facts: 1: This field may not be blank."),
+        ]
+        for fields, message in refusals:
+            with pytest.raises(TzurotApiError) as refused:
+                await api.patch_profile(7, personality="alice", **fields)
+            assert (refused.value.status, refused.value.code, refused.value.message) == (
+                400,
+                "invalid_request",
+                message,
+            )
+            assert set(refused.value.details["fields"]) == set(fields)
+        with pytest.raises(TypeError):
+            await api.patch_profile(7, personality="alice", age=30)
+        kept = await api.get_profile(7, personality="alice")
+        assert kept is not None
+        assert {k: kept[k] for k in ("preferred_name", "pronouns", "backstory", "notable_facts")} == {
+            "preferred_name": "Ally B",
+            "pronouns": "she/her",
+            "backstory": "Met.",
+            "notable_facts": ["Flies gliders.", "Hates fog."],
+        }
+        with pytest.raises(TzurotApiError) as unknown:
+            await api.patch_profile(7, personality="ghost", pronouns="they/them")
+        assert (unknown.value.status, unknown.value.message) == (
+            404,
+            "There is no active personality called 'ghost'.",
+        )
+        assert await api.get_profile(8, personality="alice") is None  # another user's is not theirs
+        assert await api.delete_profile(8, personality="alice") is False
+        assert await api.delete_profile(7, personality="alice") is True
+        assert await api.delete_profile(7, personality="alice") is False
+        assert await api.get_profile(7, personality="alice") is None

@@ -219,3 +219,169 @@ async def test_api_refusals_are_reported_with_the_api_message(
     with pytest.raises(commands.CommandError):
         await dpytest.message("!tz use carl")
     assert sent().content == "That did not work: personality: unknown personality."
+
+
+# -- relationship profiles ----------------------------------------------------------------------------
+
+
+async def test_profile_without_subcommand_explains_the_profile_commands(bot: TzurotBot) -> None:
+    await dpytest.message("!tz profile")
+    text = sent().content
+    for usage in (
+        "show <name>",
+        "set <name> <field> [value]",
+        "add-fact <name> <fact>",
+        "remove-fact <name> <number>",
+        "clear <name>",
+    ):
+        assert f"`!tz profile {usage}`" in text
+    await dpytest.message("!tz help")
+    assert "`!tz profile show|set|add-fact|remove-fact|clear <name> …`" in sent().content
+
+
+async def test_showing_a_profile_that_does_not_exist_says_how_to_set_one(bot: TzurotBot) -> None:
+    await dpytest.message("!tz profile show alice")
+    text = sent().content
+    assert text.startswith("You have no profile with **Alice** yet.")
+    assert "`/tz profile set alice preferred_name <name>`" in text
+
+
+async def test_set_preferred_name_then_show_it(bot: TzurotBot, fake_tzurot_api: FakeTzurotApi) -> None:
+    user = str(member(0).id)
+    await dpytest.message("!tz profile set Ali preferred_name  Ally   B ")
+    assert sent().content == "**Alice** now calls you **Ally B**."
+    (call,) = fake_tzurot_api.calls("PATCH", f"/users/{user}/profiles/alice")
+    assert call.body == {"preferred_name": "Ally   B"}  # only the field set; the API normalises it
+    await dpytest.message("!tz profile set alice pronouns she/her")
+    assert sent().content == "Saved your pronouns with **Alice**: she/her"
+    await dpytest.message("!tz profile show alice")
+    embed = sent().embeds[0]
+    assert embed.title == "Your profile with Alice"
+    fields = {field.name: field.value for field in embed.fields}
+    assert fields == {"Preferred name": "Ally B", "Pronouns": "she/her", "Notable facts": "*not set*"}
+    assert embed.description == "**Backstory**\n*not set*"
+
+
+async def test_a_backstory_keeps_its_lines_and_no_value_clears_a_field(
+    bot: TzurotBot, fake_tzurot_api: FakeTzurotApi
+) -> None:
+    user = str(member(0).id)
+    await dpytest.message("!tz profile set bob pronouns")
+    assert sent().content == "You have no profile with **Bob the Builder**; there is no pronouns to clear."
+    assert fake_tzurot_api.profiles == {}
+    await dpytest.message("!tz profile set bob backstory We met on a train.\nHe built me a shed.")
+    assert sent().content.startswith("Saved your backstory with **Bob the Builder**: We met on a train.")
+    assert fake_tzurot_api.profiles[(user, "bob")]["backstory"] == "We met on a train.\nHe built me a shed."
+    await dpytest.message("!tz profile set bob name Sam")
+    await dpytest.message("!tz profile set bob backstory")
+    assert [sent().content, sent().content] == [
+        "**Bob the Builder** now calls you **Sam**.",
+        "Cleared your backstory with **Bob the Builder**.",
+    ]
+    stored = fake_tzurot_api.profiles[(user, "bob")]
+    assert (stored["backstory"], stored["preferred_name"]) == ("", "Sam")
+
+
+async def test_a_value_the_api_refuses_is_explained_and_nothing_is_stored(
+    bot: TzurotBot, fake_tzurot_api: FakeTzurotApi
+) -> None:
+    user = str(member(0).id)
+    await dpytest.message("!tz profile set alice preferred_name " + "x" * 81)
+    assert sent().content == (
+        "Nothing was changed. Preferred name: Ensure this field has no more than 80 characters."
+    )
+    assert fake_tzurot_api.profiles == {}
+    await dpytest.message("!tz profile set alice pronouns she/her")
+    sent()
+    await dpytest.message("!tz profile set alice pronouns " + "y" * 41)
+    assert (
+        sent().content == "Nothing was changed. Pronouns: Ensure this field has no more than 40 characters."
+    )
+    assert fake_tzurot_api.profiles[(user, "alice")]["pronouns"] == "she/her"
+
+
+async def test_an_unknown_field_is_refused_before_calling_the_api(
+    bot: TzurotBot, fake_tzurot_api: FakeTzurotApi
+) -> None:
+    with pytest.raises(commands.BadArgument):
+        await dpytest.message("!tz profile set Dr Jekyll pronouns she/her")  # unquoted: field "Jekyll"
+    text = sent().content
+    assert text.startswith("“Jekyll” is not something a profile holds; choose `preferred_name`")
+    assert '`!tz profile set "Dr Jekyll" pronouns she/her`' in text
+    assert fake_tzurot_api.calls("PATCH", "/users/") == []
+
+
+async def test_notable_facts_are_added_listed_and_removed_by_number(
+    bot: TzurotBot, fake_tzurot_api: FakeTzurotApi
+) -> None:
+    user = str(member(0).id)
+    await dpytest.message("!tz profile add-fact alice I fly gliders.")
+    assert sent().content == "Added fact 1 to your profile with **Alice**."
+    await dpytest.message("!tz profile add-fact alice I hate fog.")
+    assert sent().content == "Added fact 2 to your profile with **Alice**."
+    await dpytest.message("!tz profile add-fact alice i fly   GLIDERS.")
+    assert sent().content == "**Alice** already keeps that in mind."
+    await dpytest.message("!tz profile add-fact alice " + "z" * 301)
+    assert sent().content == (
+        "Nothing was added. Notable facts: Ensure this field has no more than 300 characters."
+    )
+    await dpytest.message("!tz profile show alice")
+    fields = {field.name: field.value for field in sent().embeds[0].fields}
+    assert fields["Notable facts"] == "1. I fly gliders.\n2. I hate fog."
+    await dpytest.message("!tz profile remove-fact alice 3")
+    assert sent().content.startswith("Your profile with **Alice** has no fact number 3;")
+    await dpytest.message("!tz profile remove-fact alice 1")
+    assert sent().content == "Removed fact 1 (“I fly gliders.”)."
+    assert fake_tzurot_api.profiles[(user, "alice")]["notable_facts"] == ["I hate fog."]
+
+
+async def test_a_long_list_of_facts_follows_the_embed_whole(
+    bot: TzurotBot, fake_tzurot_api: FakeTzurotApi
+) -> None:
+    user = str(member(0).id)
+    facts = [f"Fact {n}: " + "w" * 280 for n in range(1, 31)]
+    fake_tzurot_api.profiles[(user, "alice")] = {
+        "personality": "alice",
+        "user_id": user,
+        "preferred_name": "Ally",
+        "pronouns": "",
+        "backstory": "b" * 4000,
+        "notable_facts": facts,
+    }
+    await dpytest.message("!tz profile show alice")
+    embed = sent().embeds[0]
+    assert {field.name: field.value for field in embed.fields}["Notable facts"] == "30, listed below."
+    assert len(embed) <= 6000
+    listed = ""
+    while not dpytest.verify().message().nothing():
+        listed += sent().content + "\n"
+    for number, fact in enumerate(facts, start=1):
+        assert f"{number}. {fact}" in listed
+
+
+async def test_clear_deletes_the_profile(bot: TzurotBot, fake_tzurot_api: FakeTzurotApi) -> None:
+    await dpytest.message("!tz profile set alice preferred_name Ally")
+    sent()
+    await dpytest.message("!tz profile clear alice")
+    assert sent().content.startswith("Deleted your profile with **Alice**")
+    assert fake_tzurot_api.profiles == {}
+    await dpytest.message("!tz profile show alice")
+    assert sent().content.startswith("You have no profile with **Alice** yet.")
+    await dpytest.message("!tz profile clear alice")
+    assert sent().content == "You had no profile with **Alice**."
+
+
+async def test_profile_commands_always_act_for_the_author(
+    bot: TzurotBot, fake_tzurot_api: FakeTzurotApi
+) -> None:
+    carol, dave = str(member(0).id), str(member(1).id)
+    await dpytest.message("!tz profile set alice preferred_name Davey", member=1)
+    assert sent().content == "**Alice** now calls you **Davey**."
+    await dpytest.message("!tz profile show alice", member=0)
+    assert sent().content.startswith("You have no profile with **Alice** yet.")
+    await dpytest.message("!tz profile clear alice", member=0)
+    assert sent().content == "You had no profile with **Alice**."
+    assert list(fake_tzurot_api.profiles) == [(dave, "alice")]
+    assert {c.path for c in fake_tzurot_api.calls("GET", "/users/")} == {f"/users/{carol}/profiles/alice"}
+    await dpytest.message("!tz profile show alice", member=1)
+    assert {f.name: f.value for f in sent().embeds[0].fields}["Preferred name"] == "Davey"

@@ -156,3 +156,51 @@ async def test_name_options_autocomplete_from_the_personality_list(
         (answer,) = await eventually(lambda: fake_discord.callbacks_for(token), what="the choices")
     assert answer["type"] == AUTOCOMPLETE_RESULT
     assert answer["data"]["choices"] == [{"name": "Bob the Builder", "value": "bob"}]
+
+
+async def test_the_profile_subgroup_is_synced_with_field_choices(
+    fake_discord: FakeDiscord, backend: BotBackend
+) -> None:
+    async with running_bot(bot_config(fake_discord, backend)):
+        pass
+    (tz,) = fake_discord.command_syncs[-1]
+    profile = next(option for option in tz["options"] if option["name"] == "profile")
+    commands = {option["name"]: option for option in profile["options"]}
+    assert set(commands) == {"show", "set", "add-fact", "remove-fact", "clear"}
+    field = next(option for option in commands["set"]["options"] if option["name"] == "field")
+    assert [choice["value"] for choice in field["choices"]] == ["preferred_name", "pronouns", "backstory"]
+    value = next(option for option in commands["set"]["options"] if option["name"] == "value")
+    assert value["required"] is False
+    name = next(option for option in commands["show"]["options"] if option["name"] == "name")
+    assert name["autocomplete"] is True
+
+
+async def test_profile_answers_only_to_the_user_and_pings_nobody(
+    fake_discord: FakeDiscord, backend: BotBackend, fake_tzurot_api: FakeTzurotApi, world: dict[str, str]
+) -> None:
+    async with running_bot(bot_config(fake_discord, backend)):
+        saved = fake_discord.slash(
+            world["channel"],
+            world["user"],
+            ["profile", "set"],
+            {"name": "alice", "field": "preferred_name", "value": f"<@{world['moderator']}>"},
+        )
+        await eventually(lambda: fake_discord.followups_for(saved), what="the answer to set")
+        shown = fake_discord.slash(world["channel"], world["user"], ["profile", "show"], {"name": "alice"})
+        await eventually(lambda: fake_discord.followups_for(shown), what="the profile")
+    (ack,) = fake_discord.callbacks_for(saved)
+    assert ack["type"] == DEFERRED and ack["data"]["flags"] & EPHEMERAL
+    (answer,) = fake_discord.followups_for(saved)
+    assert answer["content"] == f"**Alice** now calls you **<@{world['moderator']}>**."
+    assert answer["flags"] & EPHEMERAL
+    assert answer["allowed_mentions"] == {"parse": []}
+    assert fake_tzurot_api.profiles[(world["user"], "alice")]["preferred_name"] == f"<@{world['moderator']}>"
+    (profile,) = fake_discord.followups_for(shown)
+    assert profile["flags"] & EPHEMERAL
+    (embed,) = profile["embeds"]
+    assert embed["title"] == "Your profile with Alice"
+    assert embed["fields"][0] == {
+        "name": "Preferred name",
+        "value": f"<@{world['moderator']}>",
+        "inline": True,
+    }

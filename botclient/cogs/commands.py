@@ -5,6 +5,7 @@ Discord's 3-second limit holds however slow the backend is. Answers about the
 user alone are ephemeral. Key commands accept a key only where nobody else
 can read it: the slash command (ephemeral) or a DM; a key typed with the
 prefix command in a server channel is deleted at once and never stored.
+Profile commands always act for the author: nobody can name another user.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ HELP = f"""**Tzurot** — talk with AI characters. Each one answers under its ow
 (needs Manage Messages)
 `{P} reset` — characters here forget the conversation so far
 `{P} forget <name>` — delete what a character remembers about you (asks first)
+`{P} profile show|set|add-fact|remove-fact|clear <name> …` — what a character calls you and knows \
+about you (`{P} profile` explains)
 `/tz key set|remove|status|test` — your own LLM API key (slash command, only you see it; \
 or `{P} key …` in a DM with me; never paste a key in a channel)
 Every command also works as `/tz …`."""
@@ -47,6 +50,34 @@ KEY_EXPOSED = (
     "slash command `/tz key set` (only you see it) or send `!tz key set <provider> <key>` in a DM with me."
 )
 KEY_WHERE = "Key commands work as the slash command `/tz key …` (only you see the answer) or in a DM with me."
+
+# The text fields of a relationship profile the user sets one at a time (the API's names),
+# their labels, and the words ``set`` also accepts for them.
+PROFILE_TEXT_FIELDS = ("preferred_name", "pronouns", "backstory")
+PROFILE_LABELS = {
+    "preferred_name": "preferred name",
+    "pronouns": "pronouns",
+    "backstory": "backstory",
+    "notable_facts": "notable facts",
+}
+PROFILE_FIELD_WORDS = {
+    **{name: name for name in PROFILE_TEXT_FIELDS},
+    "preferred-name": "preferred_name",
+    "name": "preferred_name",
+    "story": "backstory",
+}
+NOT_SET = "*not set*"
+EMBED_FIELD_LIMIT = 1024
+PROFILE_HELP = f"""**Your profile with a character** — what it calls you and knows about you. \
+Only you can change yours; `/tz profile …` or a DM with me keeps it between us.
+`{P} profile show <name>` — your profile with that character
+`{P} profile set <name> <field> [value]` — field: `preferred_name`, `pronouns` or `backstory`; \
+no value clears it
+`{P} profile add-fact <name> <fact>` · `{P} profile remove-fact <name> <number>` — notable facts
+`{P} profile clear <name>` — delete your whole profile with that character
+A name of several words goes in quotes with `{P}` (`{P} profile set "Dr Jekyll" pronouns she/her`); \
+`/tz profile …` completes names."""
+NO_MENTIONS = discord.AllowedMentions.none()
 
 
 class ConfirmView(discord.ui.View):
@@ -340,6 +371,162 @@ class TzCommands(commands.Cog):
         verdict = "works" if result.get("valid") else "does not work"
         await ctx.send(f"Your {provider} key {verdict}. {result.get('message', '')}".strip(), ephemeral=True)
 
+    # -- relationship profiles ------------------------------------------------------------------------
+
+    # Every profile reply carries the user's own words: never let them ping anyone.
+    async def _say(self, ctx: commands.Context[Any], content: str | None = None, **kwargs: Any) -> None:
+        await ctx.send(content, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs)
+
+    @tz.group(name="profile", invoke_without_command=True)
+    async def profile(self, ctx: commands.Context[Any]) -> None:
+        """What a character calls you and knows about you."""
+        await ctx.send(PROFILE_HELP, ephemeral=True)
+
+    @profile.command(name="show")
+    @app_commands.describe(name="The character's name")
+    async def profile_show(self, ctx: commands.Context[Any], *, name: str) -> None:
+        """Your profile with a character."""
+        await ctx.defer(ephemeral=True)
+        person = await self._personality(name)
+        profile = await self.bot.api.get_profile(ctx.author.id, personality=person.slug)
+        if profile is None:
+            await self._say(
+                ctx,
+                f"You have no profile with **{person.shown_name}** yet. Tell it what to call you with "
+                f"`/tz profile set {person.slug} preferred_name <name>` (or `{P} profile set …`); "
+                f"`{P} profile` lists what else you can set.",
+            )
+            return
+        embed, overflow = profile_embed(person, profile)
+        await self._say(ctx, embed=embed)
+        for chunk in split_message(overflow) if overflow else ():
+            await self._say(ctx, chunk)
+
+    @profile.command(name="set")
+    @app_commands.describe(
+        name="The character's name",
+        field="What to set",
+        value="The new value; leave it out to clear the field",
+    )
+    @app_commands.choices(
+        field=[
+            app_commands.Choice(name="preferred name", value="preferred_name"),
+            app_commands.Choice(name="pronouns", value="pronouns"),
+            app_commands.Choice(name="backstory", value="backstory"),
+        ]
+    )
+    async def profile_set(
+        self, ctx: commands.Context[Any], name: str, field: str, *, value: str = ""
+    ) -> None:
+        """Set (or clear) your preferred name, pronouns or backstory with a character."""
+        await ctx.defer(ephemeral=True)
+        wanted = PROFILE_FIELD_WORDS.get(field.strip().casefold())
+        if wanted is None:
+            raise commands.BadArgument(
+                f"“{field}” is not something a profile holds; choose `preferred_name`, `pronouns` or "
+                f"`backstory` (facts: `add-fact`). A name of several words goes in quotes: "
+                f'`{P} profile set "Dr Jekyll" pronouns she/her`.'
+            )
+        person = await self._personality(name)
+        label = PROFILE_LABELS[wanted]
+        # PATCH creates a missing profile: clearing a field must not leave an empty one behind.
+        if (
+            not value.strip()
+            and await self.bot.api.get_profile(ctx.author.id, personality=person.slug) is None
+        ):
+            await self._say(
+                ctx, f"You have no profile with **{person.shown_name}**; there is no {label} to clear."
+            )
+            return
+        try:
+            stored = await self.bot.api.patch_profile(
+                ctx.author.id, personality=person.slug, **{wanted: value}
+            )
+        except TzurotApiError as exc:
+            if exc.status != 400:
+                raise
+            await self._say(ctx, f"Nothing was changed. {profile_problem(exc)}")
+            return
+        now = str(stored.get(wanted) or "")
+        if not now:
+            await self._say(ctx, f"Cleared your {label} with **{person.shown_name}**.")
+        elif wanted == "preferred_name":
+            await self._say(ctx, f"**{person.shown_name}** now calls you **{now}**.")
+        else:
+            await self._say(ctx, f"Saved your {label} with **{person.shown_name}**: {shorten(now, 300)}")
+
+    @profile.command(name="add-fact")
+    @app_commands.describe(name="The character's name", fact="Something it should keep in mind about you")
+    async def profile_add_fact(self, ctx: commands.Context[Any], name: str, *, fact: str) -> None:
+        """Add a notable fact the character keeps in mind about you."""
+        await ctx.defer(ephemeral=True)
+        person = await self._personality(name)
+        profile = await self.bot.api.get_profile(ctx.author.id, personality=person.slug)
+        facts = list((profile or {}).get("notable_facts") or [])
+        # The API drops a repeated fact silently; say so instead of "added".
+        if " ".join(fact.split()).casefold() in {known.casefold() for known in facts}:
+            await self._say(ctx, f"**{person.shown_name}** already keeps that in mind.")
+            return
+        try:
+            stored = await self.bot.api.patch_profile(
+                ctx.author.id, personality=person.slug, notable_facts=[*facts, fact]
+            )
+        except TzurotApiError as exc:
+            if exc.status != 400:
+                raise
+            await self._say(ctx, f"Nothing was added. {profile_problem(exc)}")
+            return
+        count = len(stored.get("notable_facts") or [])
+        await self._say(ctx, f"Added fact {count} to your profile with **{person.shown_name}**.")
+
+    @profile.command(name="remove-fact")
+    @app_commands.describe(
+        name="The character's name", number="The fact's number, as `profile show` lists it"
+    )
+    async def profile_remove_fact(self, ctx: commands.Context[Any], name: str, number: int) -> None:
+        """Remove one notable fact (by its number in `profile show`)."""
+        await ctx.defer(ephemeral=True)
+        person = await self._personality(name)
+        profile = await self.bot.api.get_profile(ctx.author.id, personality=person.slug)
+        facts = list((profile or {}).get("notable_facts") or [])
+        if not 1 <= number <= len(facts):
+            await self._say(
+                ctx,
+                f"Your profile with **{person.shown_name}** has no fact number {number}; "
+                f"`{P} profile show {person.slug}` lists them numbered.",
+            )
+            return
+        removed = facts.pop(number - 1)
+        await self.bot.api.patch_profile(ctx.author.id, personality=person.slug, notable_facts=facts)
+        await self._say(ctx, f"Removed fact {number} (“{shorten(removed, 200)}”).")
+
+    @profile.command(name="clear")
+    @app_commands.describe(name="The character's name")
+    async def profile_clear(self, ctx: commands.Context[Any], *, name: str) -> None:
+        """Delete your whole profile with a character."""
+        # No confirmation, unlike `forget`: a profile is a few lines the user wrote and
+        # can write again, and `show` lets them keep a copy first.
+        await ctx.defer(ephemeral=True)
+        person = await self._personality(name)
+        if await self.bot.api.delete_profile(ctx.author.id, personality=person.slug):
+            text = (
+                f"Deleted your profile with **{person.shown_name}**: it no longer knows your preferred name, "
+                "pronouns, backstory or notable facts."
+            )
+        else:
+            text = f"You had no profile with **{person.shown_name}**."
+        await self._say(ctx, text)
+
+    @profile_show.autocomplete("name")
+    @profile_set.autocomplete("name")
+    @profile_add_fact.autocomplete("name")
+    @profile_remove_fact.autocomplete("name")
+    @profile_clear.autocomplete("name")
+    async def _profile_names(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self.name_autocomplete(interaction, current)
+
     # -- errors -----------------------------------------------------------------------------------
 
     async def cog_command_error(self, ctx: commands.Context[Any], error: Exception) -> None:
@@ -368,3 +555,51 @@ class TzCommands(commands.Cog):
             await ctx.send(text, ephemeral=True)
         except discord.HTTPException:
             log.warning("Could not report a command error to the user")
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def profile_problem(exc: TzurotApiError) -> str:
+    """The API's 400 about a profile, worded for the user: "<field>: <what is wrong>"."""
+    fields = exc.details.get("fields")
+    if not isinstance(fields, dict) or not fields:
+        return exc.message
+    name, problem = next(iter(fields.items()))
+    if name not in PROFILE_LABELS:
+        return exc.message
+    # Dig out the first message: a list item's problem comes as {"3": ["…"]}.
+    while isinstance(problem, dict | list) and problem:
+        problem = next(iter(problem.values())) if isinstance(problem, dict) else problem[0]
+    label = PROFILE_LABELS[name]
+    return f"{label[:1].upper()}{label[1:]}: {problem}"
+
+
+def profile_embed(person: PersonalityInfo, profile: dict[str, Any]) -> tuple[discord.Embed, str]:
+    """The profile as an embed, and the numbered facts as text when they do not fit in it.
+
+    Discord caps an embed field at 1,024 characters; a profile may hold 30 facts
+    of 300, so a long list is sent after the embed instead of being cut.
+    """
+    backstory = str(profile.get("backstory") or "")
+    embed = discord.Embed(
+        title=shorten(f"Your profile with {person.shown_name}", 256),
+        description=f"**Backstory**\n{backstory or NOT_SET}",  # ≤ 4,000 + heading: within 4,096
+    )
+    if person.avatar:
+        embed.set_thumbnail(url=person.avatar)
+    embed.add_field(name="Preferred name", value=str(profile.get("preferred_name") or NOT_SET))
+    embed.add_field(name="Pronouns", value=str(profile.get("pronouns") or NOT_SET))
+    facts = [str(fact) for fact in profile.get("notable_facts") or []]
+    listed = "\n".join(f"{number}. {fact}" for number, fact in enumerate(facts, start=1))
+    overflow = ""
+    if not facts:
+        embed.add_field(name="Notable facts", value=NOT_SET, inline=False)
+    elif len(listed) <= EMBED_FIELD_LIMIT:
+        embed.add_field(name="Notable facts", value=listed, inline=False)
+    else:
+        embed.add_field(name="Notable facts", value=f"{len(facts)}, listed below.", inline=False)
+        overflow = "**Notable facts**\n" + listed
+    embed.set_footer(text="Change it: /tz profile set · add-fact · remove-fact · clear")
+    return embed, overflow

@@ -887,6 +887,7 @@ class FakeDiscord:
                     "flags": int(body.get("flags") or 0),
                     "embeds": body.get("embeds") or [],
                     "components": body.get("components") or [],
+                    "allowed_mentions": body.get("allowed_mentions"),
                     "message": message,
                     "at": time.monotonic(),
                 }

@@ -11,6 +11,8 @@ API checks that matters to a client (the bearer token, the shape of
 * ``api.fail_next(prefix, count, status=503)`` — the next ``count`` requests whose
   path starts with ``prefix`` get ``status``;
 * ``api.rejected_keys`` — API keys answered with 400 ``invalid_api_key``;
+* ``api.profiles`` — relationship profiles by (user id, slug), validated and
+  normalised as the real API does (its limits, its messages, its error shape);
 * every request is recorded in ``api.requests`` (method, path, query, headers, body).
 
 Like the fake OpenAI server it runs aiohttp on its own loop in a thread.
@@ -100,6 +102,7 @@ class FakeTzurotApi:
         self.selections: dict[tuple[str, str | None], str] = {}
         self.credentials: dict[tuple[str, str], dict[str, Any]] = {}
         self.memories: dict[tuple[str, str], int] = {}
+        self.profiles: dict[tuple[str, str], dict[str, Any]] = {}
         self.rejected_keys: set[str] = set()
         self.requests: list[Recorded] = []
         self.response_delay = 0.0
@@ -139,6 +142,7 @@ class FakeTzurotApi:
         self.selections.clear()
         self.credentials.clear()
         self.memories.clear()
+        self.profiles.clear()
         self.rejected_keys = set()
         self.response_delay = 0.0
 
@@ -198,6 +202,9 @@ class FakeTzurotApi:
         r.add_delete("/users/{user_id}/credentials/{provider}", self._delete_credential)
         r.add_post("/users/{user_id}/credentials/{provider}/verify", self._verify_credential)
         r.add_delete("/users/{user_id}/memories", self._delete_memories)
+        r.add_get("/users/{user_id}/profiles/{slug}", self._get_profile)
+        r.add_patch("/users/{user_id}/profiles/{slug}", self._patch_profile)
+        r.add_delete("/users/{user_id}/profiles/{slug}", self._delete_profile)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=4096)
@@ -402,6 +409,155 @@ class FakeTzurotApi:
         slug = request.query.get("personality")
         keys = [k for k in self.memories if k[0] == user and (slug is None or k[1] == slug)]
         return web.json_response({"deleted": sum(self.memories.pop(k) for k in keys)})
+
+    # -- relationship profiles -----------------------------------------------------------------------
+
+    def _profile_target(
+        self, request: web.Request, *, for_writing: bool
+    ) -> tuple[str, str, web.Response | None]:
+        """(user id, slug, the error answer if any), in the real API's order of checks."""
+        user, slug = request.match_info["user_id"], request.match_info["slug"]
+        if not (user.isdigit() and len(user) <= 20):
+            return user, slug, _invalid({"user_id": ["A Discord id is a string of digits."]})
+        if self._find(slug) is None:
+            if for_writing:
+                return (
+                    user,
+                    slug,
+                    _error(
+                        404, "not_found", f"There is no active personality called '{slug}'.", personality=slug
+                    ),
+                )
+            return (
+                user,
+                slug,
+                _error(404, "not_found", f"There is no personality called '{slug}'.", personality=slug),
+            )
+        return user, slug, None
+
+    async def _get_profile(self, request: web.Request) -> web.Response:
+        user, slug, problem = self._profile_target(request, for_writing=False)
+        if problem is not None:
+            return problem
+        found = self.profiles.get((user, slug))
+        if found is None:
+            person = self._find(slug) or {}
+            shown = person.get("display_name") or person.get("name") or slug
+            return _error(
+                404, "not_found", f"You have no profile with {shown} yet.", user_id=user, personality=slug
+            )
+        return web.json_response(found)
+
+    async def _patch_profile(self, request: web.Request) -> web.Response:
+        user = request.match_info["user_id"]
+        if not (user.isdigit() and len(user) <= 20):
+            return _invalid({"user_id": ["A Discord id is a string of digits."]})
+        values, errors = _check_profile(request[_BODY])
+        if errors:
+            return _invalid(errors)
+        user, slug, problem = self._profile_target(request, for_writing=True)
+        if problem is not None:
+            return problem
+        now = _now()
+        profile = self.profiles.get((user, slug)) or {
+            "personality": slug,
+            "user_id": user,
+            "preferred_name": "",
+            "pronouns": "",
+            "backstory": "",
+            "notable_facts": [],
+            "created_at": now,
+        }
+        profile.update(values, updated_at=now)
+        self.profiles[(user, slug)] = profile
+        return web.json_response(profile)
+
+    async def _delete_profile(self, request: web.Request) -> web.Response:
+        user, slug, problem = self._profile_target(request, for_writing=False)
+        if problem is not None:
+            return problem
+        if self.profiles.pop((user, slug), None) is None:
+            return _error(404, "not_found", "There was no such profile.", user_id=user, personality=slug)
+        return web.Response(status=204)
+
+
+# The real API's limits (personalities_app: ProfileInputSerializer and validators).
+PROFILE_LIMITS = {"preferred_name": 80, "pronouns": 40, "backstory": 4000}
+MAX_FACTS = 30
+MAX_FACT_CHARS = 300
+ONE_LINE = {"preferred_name": "A name is one line.", "pronouns": "Pronouns are one line."}
+
+
+def _first_message(detail: Any) -> str:
+    # As gateway.errors words a serializer's errors: "field: message", nested for list items.
+    if isinstance(detail, dict):
+        for name, value in detail.items():
+            text = _first_message(value)
+            return text if name == "non_field_errors" else f"{name}: {text}"
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    return str(detail)
+
+
+def _invalid(fields: dict[str, Any]) -> web.Response:
+    return _error(400, "invalid_request", _first_message(fields), fields=fields)
+
+
+def _check_text(value: Any, *, limit: int, trim: bool = True) -> tuple[str, str | None]:
+    if value is None:
+        return "", "This field may not be null."
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return "", "Not a valid string."
+    text = str(value).strip() if trim else str(value)
+    if len(text) > limit:
+        return "", f"Ensure this field has no more than {limit} characters."
+    return text, None
+
+
+def _check_profile(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A partial profile body checked and normalised like the real API: (values, errors by field)."""
+    if not isinstance(body, dict):
+        kind = "list" if isinstance(body, list) else type(body).__name__
+        return {}, {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]}
+    values: dict[str, Any] = {}
+    errors: dict[str, Any] = {}
+    for name, limit in PROFILE_LIMITS.items():
+        if name not in body:
+            continue
+        text, problem = _check_text(body[name], limit=limit, trim=name != "backstory")
+        if problem is None and name in ONE_LINE and "\n" in text:
+            problem = ONE_LINE[name]
+        if problem is not None:
+            errors[name] = [problem]
+        else:
+            values[name] = text.strip() if name == "backstory" else " ".join(text.split())
+    if "notable_facts" in body:
+        facts = body["notable_facts"]
+        if facts is None:
+            errors["notable_facts"] = ["This field may not be null."]
+        elif not isinstance(facts, list):
+            errors["notable_facts"] = [f'Expected a list of items but got type "{type(facts).__name__}".']
+        else:
+            problems: dict[str, list[str]] = {}
+            kept: list[str] = []
+            for index, fact in enumerate(facts):
+                text, problem = _check_text(fact, limit=MAX_FACT_CHARS)
+                if problem is None and not text:
+                    problem = "This field may not be blank."
+                if problem is not None:
+                    problems[str(index)] = [problem]
+                    continue
+                text = " ".join(text.split())
+                if text.casefold() not in {k.casefold() for k in kept}:
+                    kept.append(text)
+            # DRF checks the items first, then the length of the list.
+            if problems:
+                errors["notable_facts"] = problems
+            elif len(facts) > MAX_FACTS:
+                errors["notable_facts"] = [f"Ensure this field has no more than {MAX_FACTS} elements."]
+            else:
+                values["notable_facts"] = kept
+    return values, errors
 
 
 def _check_generate(body: Any) -> str | None:
