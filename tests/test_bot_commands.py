@@ -267,7 +267,7 @@ async def test_a_backstory_keeps_its_lines_and_no_value_clears_a_field(
 ) -> None:
     user = str(member(0).id)
     await dpytest.message("!tz profile set bob pronouns")
-    assert sent().content == "You have no profile with **Bob the Builder**; there is no pronouns to clear."
+    assert sent().content == "You have no profile with **Bob the Builder**; nothing to clear."
     assert fake_tzurot_api.profiles == {}
     await dpytest.message("!tz profile set bob backstory We met on a train.\nHe built me a shed.")
     assert sent().content.startswith("Saved your backstory with **Bob the Builder**: We met on a train.")

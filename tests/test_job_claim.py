@@ -40,7 +40,8 @@ def test_claim_starts_a_queued_job_and_loads_it_as_the_orm_would() -> None:
     for field in GenerationJob._meta.concrete_fields:
         assert getattr(job, field.attname) == getattr(stored, field.attname), field.name
     for field in job.personality._meta.concrete_fields:
-        assert getattr(job.personality, field.attname) == getattr(stored.personality, field.attname), field.name
+        name = field.attname
+        assert getattr(job.personality, name) == getattr(stored.personality, name), field.name
     assert job.context["history"][0]["author"] == "Bob"
     assert job.personality.aliases == ["Novy", "N"]
     assert isinstance(job.created_at, datetime.datetime) and timezone.is_aware(job.created_at)

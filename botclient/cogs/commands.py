@@ -434,9 +434,7 @@ class TzCommands(commands.Cog):
             not value.strip()
             and await self.bot.api.get_profile(ctx.author.id, personality=person.slug) is None
         ):
-            await self._say(
-                ctx, f"You have no profile with **{person.shown_name}**; there is no {label} to clear."
-            )
+            await self._say(ctx, f"You have no profile with **{person.shown_name}**; nothing to clear.")
             return
         try:
             stored = await self.bot.api.patch_profile(
