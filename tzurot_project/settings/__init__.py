@@ -388,6 +388,11 @@ LOGGING = {
         # Request lines are uvicorn's job; Django's own is noisy at INFO.
         "django.request": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        # Celery's two lines per task ("received", "succeeded in …") cost the
+        # worker measurable CPU at hundreds of jobs a second; they return with
+        # LOG_LEVEL=DEBUG. Failures are still logged (WARNING and above).
+        "celery.app.trace": {"level": "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"},
+        "celery.worker.strategy": {"level": "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"},
         # At DEBUG these log whole gateway payloads, which can hold a key a user is setting.
         "discord.gateway": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
         "discord.http": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
