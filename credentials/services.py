@@ -32,7 +32,7 @@ from .errors import (
     ProviderUnreachable,
     UnknownProvider,
 )
-from .models import Provider, UserCredential, provider_preference
+from .models import PROVIDER_PREFERENCE, Provider, UserCredential
 
 __all__ = [
     "CredentialRejected",
@@ -340,7 +340,9 @@ def credential_resolve(*, user_id: str, provider: str | None = None) -> Resolved
     keys = UserCredential.objects.filter(user_id=user_id, is_valid=True)
     if provider is not None:
         keys = keys.filter(provider=provider_check(provider))
-    credential = keys.order_by(provider_preference()).first()
+    # At most one key per provider: the preference is applied here rather than
+    # as an ORDER BY CASE, which cost every generation ~0.5 ms to compile.
+    credential = min(keys, key=lambda key: PROVIDER_PREFERENCE.index(key.provider), default=None)
     if credential is not None:
         api_key = _readable_key(credential)
         now = timezone.now()

@@ -71,6 +71,8 @@ def recall_knowledge(job: GenerationJob, history: list[HistoryItem]) -> list[str
     similarity is to the current message. A failure costs the reply its
     knowledge, not the reply itself.
     """
+    if not getattr(job, "has_knowledge_entries", True):  # known at the claim
+        return []
     try:
         hits = knowledge_recall(
             personality=job.personality, message=job.message, recent=[item.content for item in history]
@@ -83,6 +85,8 @@ def recall_knowledge(job: GenerationJob, history: list[HistoryItem]) -> list[str
 
 def recall_profile(job: GenerationJob) -> UserProfile | None:
     """The user's relationship profile with the character, if any (None also on failure)."""
+    if not getattr(job, "has_profile", True):  # known at the claim
+        return None
     try:
         profile = profile_get(personality=job.personality, user_id=job.user_id)
     except Exception as exc:

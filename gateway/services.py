@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.db.models import F, Model
 from django.utils import timezone
 
-from personalities_app.models import Personality
+from personalities_app.models import KnowledgeEntry, Personality, RelationshipProfile
 
 from .errors import ServiceUnavailable
 from .events import publish_finished, sync_redis
@@ -216,8 +216,17 @@ def job_public(job: GenerationJob) -> dict[str, Any]:
 def _claim_sql() -> str:
     qn = connection.ops.quote_name
     job, person = GenerationJob._meta, Personality._meta
+    knowledge, profile = KnowledgeEntry._meta, RelationshipProfile._meta
     returned = [f"j.{qn(f.column)}" for f in job.concrete_fields] + [
         f"p.{qn(f.column)}" for f in person.concrete_fields
+    ]
+    # Whether the lorebook and the user's profile exist: most characters have
+    # no lorebook and most users no profile, and each lookup costs a query.
+    returned += [
+        f"EXISTS (SELECT 1 FROM {qn(knowledge.db_table)} AS k"  # noqa: S608
+        " WHERE k.personality_id = j.personality_id AND k.enabled)",
+        f"EXISTS (SELECT 1 FROM {qn(profile.db_table)} AS r"  # noqa: S608
+        " WHERE r.personality_id = j.personality_id AND r.user_id = j.user_id)",
     ]
     # Only identifiers from the models' metadata are formatted in; values are parameters.
     return (
@@ -256,7 +265,9 @@ def job_claim(*, job_id: str, worker: str) -> GenerationJob | None:
 
     One statement claims the job and returns it with its personality: this is
     on every job's path, and the ORM's UPDATE then SELECT cost the worker about
-    three times the CPU (BENCHMARKS.md, "Where the time goes").
+    three times the CPU (BENCHMARKS.md, "Where the time goes"). The job is
+    annotated (as ``annotate()`` would) with ``has_knowledge_entries`` and
+    ``has_profile``, so that generation skips lookups that would find nothing.
     """
     with connection.cursor() as cursor:
         cursor.execute(_claim_sql(), [JobStatus.RUNNING, worker, timezone.now(), job_id, JobStatus.QUEUED])
@@ -265,14 +276,43 @@ def job_claim(*, job_id: str, worker: str) -> GenerationJob | None:
         return None
     split = len(GenerationJob._meta.concrete_fields)
     job = _from_row(GenerationJob, row[:split], "j")
-    job.personality = _from_row(Personality, row[split:], "p")
+    job.personality = _from_row(Personality, row[split:-2], "p")
+    job.has_knowledge_entries, job.has_profile = row[-2:]
     return job
+
+
+@functools.cache
+def _finish_sql(columns: tuple[str, ...]) -> str:
+    qn = connection.ops.quote_name
+    assignments = ", ".join(f"{qn(column)} = %s" for column in columns)
+    # Only identifiers from the model's metadata are formatted in; values are parameters.
+    return (
+        f"UPDATE {qn(GenerationJob._meta.db_table)} SET {assignments}"  # noqa: S608
+        " WHERE id = %s AND status = %s AND worker = %s"
+    )
+
+
+def _store_if_held(job_id: uuid.UUID, worker: str, fields: dict[str, Any]) -> bool:
+    """``UPDATE … WHERE status = running AND worker = me``; False when the job was taken over.
+
+    The ORM's ``update()`` compiles the same statement anew for every job, at
+    about the CPU of the rest of the store; this statement text is built once
+    per set of columns, values prepared by their fields as the ORM would.
+    """
+    model_fields = [GenerationJob._meta.get_field(name) for name in fields]
+    values = [f.get_db_prep_save(fields[f.name], connection) for f in model_fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _finish_sql(tuple(f.column for f in model_fields)),
+            [*values, job_id, JobStatus.RUNNING, worker],
+        )
+        return cursor.rowcount == 1
 
 
 def _finish(job: GenerationJob, worker: str, **fields: Any) -> bool:
     """Store the outcome only if this worker still holds the job; then announce it."""
     fields["finished_at"] = timezone.now()
-    stored = GenerationJob.objects.filter(id=job.id, status=JobStatus.RUNNING, worker=worker).update(**fields)
+    stored = _store_if_held(job.id, worker, fields)
     if not stored:
         log.warning("job %s was taken over while %s ran it; its outcome is dropped", job.id, worker)
         return False

@@ -184,4 +184,7 @@ def knowledge_recall(
 
 def profile_get(*, personality: Personality, user_id: str) -> RelationshipProfile | None:
     """A user's relationship profile with a character, if they have one."""
-    return RelationshipProfile.objects.filter(personality=personality, user_id=user_id).first()
+    # Unique per (personality, user): no ORDER BY needed (``first()`` and the
+    # default ordering add one, and this runs on every generation).
+    found = RelationshipProfile.objects.filter(personality=personality, user_id=user_id).order_by()[:1]
+    return next(iter(found), None)

@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from gateway.models import GenerationJob, JobStatus
 from gateway.services import job_claim
+from personalities_app.models import KnowledgeEntry, Personality, RelationshipProfile
+from personalities_app.services import profile_set
 
 from .gateway_helpers import make_personality
 
@@ -66,3 +68,32 @@ def test_only_a_queued_job_can_be_claimed(status: str) -> None:
 
 def test_claiming_an_unknown_job_finds_nothing() -> None:
     assert job_claim(job_id="00000000-0000-0000-0000-000000000000", worker="w1@host") is None
+
+
+def test_claim_says_whether_the_lorebook_and_the_users_profile_exist() -> None:
+    bare = _queued_job()
+    claimed = job_claim(job_id=str(bare.id), worker="w1@host")
+    assert claimed is not None
+    assert (claimed.has_knowledge_entries, claimed.has_profile) == (False, False)
+
+    personality = bare.personality
+    KnowledgeEntry.objects.create(personality=personality, title="Off", content="Hidden.", enabled=False)
+    RelationshipProfile.objects.create(personality=personality, user_id="someone-else", preferred_name="X")
+    job = _job_for(personality)
+    claimed = job_claim(job_id=str(job.id), worker="w1@host")
+    assert claimed is not None
+    # A disabled entry and another user's profile do not count.
+    assert (claimed.has_knowledge_entries, claimed.has_profile) == (False, False)
+
+    KnowledgeEntry.objects.create(personality=personality, title="Ship", content="The Wanderer.")
+    profile_set(personality=personality, user_id="111", preferred_name="Ally")
+    job = _job_for(personality)
+    claimed = job_claim(job_id=str(job.id), worker="w1@host")
+    assert claimed is not None
+    assert (claimed.has_knowledge_entries, claimed.has_profile) == (True, True)
+
+
+def _job_for(personality: Personality) -> GenerationJob:
+    return GenerationJob.objects.create(
+        fingerprint="g" * 64, personality=personality, user_id="111", message="And now?", context={}
+    )
