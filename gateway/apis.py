@@ -37,8 +37,10 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
 
 
 def _personality(slug: str) -> Personality:
-    # Only what a submission needs (the id and slug): the full row is wide.
-    personality = Personality.objects.filter(slug=slug, is_active=True).only("id", "slug").first()
+    # Only what a submission needs (the id and slug): the full row is wide. The
+    # slug is unique, so no ORDER BY (``first()`` would add the default one).
+    found = Personality.objects.filter(slug=slug, is_active=True).only("id", "slug").order_by()[:1]
+    personality = next(iter(found), None)
     if personality is None:
         raise NotFound(f"There is no active personality called '{slug}'.", code="unknown_personality")
     return personality

@@ -138,21 +138,23 @@ def job_submit(*, request: JobRequest, token: ApiToken | None) -> Submitted:
         # One INSERT, committed on its own (no BEGIN/COMMIT round trips); the
         # task is published once the row is committed: at once here, or when
         # the caller's own transaction commits if there is one.
-        GenerationJob.objects.create(
-            id=job_id,
-            request_id=request_id,
-            fingerprint=fingerprint,
-            personality=request.personality,
-            token=token,
-            user_id=request.user_id,
-            user_name=request.user_name,
-            channel_id=request.channel_id,
-            guild_id=request.guild_id,
-            thread_id=request.thread_id,
-            message_id=request.message_id,
-            message=request.message,
-            context=request.context,
-            model_override=request.model_override,
+        _insert(
+            GenerationJob(
+                id=job_id,
+                request_id=request_id,
+                fingerprint=fingerprint,
+                personality=request.personality,
+                token=token,
+                user_id=request.user_id,
+                user_name=request.user_name,
+                channel_id=request.channel_id,
+                guild_id=request.guild_id,
+                thread_id=request.thread_id,
+                message_id=request.message_id,
+                message=request.message,
+                context=request.context,
+                model_override=request.model_override,
+            )
         )
         transaction.on_commit(lambda: _enqueue(job_id))
     except Exception as exc:
@@ -169,6 +171,33 @@ def job_submit(*, request: JobRequest, token: ApiToken | None) -> Submitted:
             client.delete(key)
         raise ServiceUnavailable(QUEUE_UNAVAILABLE) from None
     return Submitted(job_id, request_id, JobStatus.QUEUED, deduplicated=False)
+
+
+@functools.cache
+def _insert_sql() -> str:
+    qn = connection.ops.quote_name
+    fields = GenerationJob._meta.concrete_fields
+    columns = ", ".join(qn(f.column) for f in fields)
+    # Only identifiers from the model's metadata are formatted in; values are parameters.
+    return (
+        f"INSERT INTO {qn(GenerationJob._meta.db_table)} ({columns})"  # noqa: S608
+        f" VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+
+
+def _insert(job: GenerationJob) -> None:
+    """``job.save()`` for a new job, without compiling the INSERT anew for every request.
+
+    Each field gives its value as the ORM's insert would (``pre_save`` fills
+    ``created_at``; ``get_db_prep_save`` adapts JSON and the rest); the
+    statement text is built once per process. ``POST /ai/generate`` is the
+    API's hot path, and the ORM's compile was a sixth of its CPU.
+    """
+    fields = GenerationJob._meta.concrete_fields
+    values = [f.get_db_prep_save(f.pre_save(job, add=True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(), values)
+    job._state.adding = False
 
 
 def _existing(job_id: uuid.UUID) -> Submitted | None:
