@@ -328,7 +328,9 @@ def _operator_provider() -> str:
 
 
 @sensitive_variables("api_key")
-def credential_resolve(*, user_id: str, provider: str | None = None) -> ResolvedCredential:
+def credential_resolve(
+    *, user_id: str, provider: str | None = None, user_has_keys: bool = True
+) -> ResolvedCredential:
     """The key a generation for ``user_id`` should use.
 
     The user's valid key for ``provider`` (or, with no provider, their valid key
@@ -336,13 +338,18 @@ def credential_resolve(*, user_id: str, provider: str | None = None) -> Resolved
     ``LLM_API_KEY`` at ``LLM_BASE_URL``; else ``NoCredential``. A user key that
     cannot be decrypted raises ``CredentialUnreadable`` rather than silently
     spending the operator's key. Records the key's last use.
+
+    ``user_has_keys=False`` says the caller already knows the user has no
+    valid key (the worker learns it with its claim), so no query is made.
     """
-    keys = UserCredential.objects.filter(user_id=user_id, is_valid=True)
-    if provider is not None:
-        keys = keys.filter(provider=provider_check(provider))
-    # At most one key per provider: the preference is applied here rather than
-    # as an ORDER BY CASE, which cost every generation ~0.5 ms to compile.
-    credential = min(keys, key=lambda key: PROVIDER_PREFERENCE.index(key.provider), default=None)
+    credential = None
+    if user_has_keys:
+        keys = UserCredential.objects.filter(user_id=user_id, is_valid=True)
+        if provider is not None:
+            keys = keys.filter(provider=provider_check(provider))
+        # At most one key per provider: the preference is applied here rather
+        # than as an ORDER BY CASE, which cost every generation ~0.5 ms to compile.
+        credential = min(keys, key=lambda key: PROVIDER_PREFERENCE.index(key.provider), default=None)
     if credential is not None:
         api_key = _readable_key(credential)
         now = timezone.now()

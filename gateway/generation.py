@@ -130,7 +130,9 @@ def _attachments(job: GenerationJob, base_url: str, api_key: str) -> tuple[list[
 def run(job: GenerationJob, worker: str) -> None:
     try:
         try:
-            credential = credential_resolve(user_id=job.user_id)
+            credential = credential_resolve(
+                user_id=job.user_id, user_has_keys=getattr(job, "user_has_keys", True)
+            )
         except NoCredential as exc:
             job_fail(job=job, worker=worker, code="no_api_key", message=exc.message)
             return

@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.db.models import F, Model
 from django.utils import timezone
 
+from credentials.models import UserCredential
 from personalities_app.models import KnowledgeEntry, Personality, RelationshipProfile
 
 from .errors import ServiceUnavailable
@@ -245,17 +246,20 @@ def job_public(job: GenerationJob) -> dict[str, Any]:
 def _claim_sql() -> str:
     qn = connection.ops.quote_name
     job, person = GenerationJob._meta, Personality._meta
-    knowledge, profile = KnowledgeEntry._meta, RelationshipProfile._meta
+    knowledge, profile, keys = KnowledgeEntry._meta, RelationshipProfile._meta, UserCredential._meta
     returned = [f"j.{qn(f.column)}" for f in job.concrete_fields] + [
         f"p.{qn(f.column)}" for f in person.concrete_fields
     ]
-    # Whether the lorebook and the user's profile exist: most characters have
-    # no lorebook and most users no profile, and each lookup costs a query.
+    # Whether the lorebook, the user's profile and a key of the user's exist:
+    # most characters have no lorebook and most users neither a profile nor a
+    # key of their own, and each lookup costs a query.
     returned += [
         f"EXISTS (SELECT 1 FROM {qn(knowledge.db_table)} AS k"  # noqa: S608
         " WHERE k.personality_id = j.personality_id AND k.enabled)",
         f"EXISTS (SELECT 1 FROM {qn(profile.db_table)} AS r"  # noqa: S608
         " WHERE r.personality_id = j.personality_id AND r.user_id = j.user_id)",
+        f"EXISTS (SELECT 1 FROM {qn(keys.db_table)} AS c"  # noqa: S608
+        " WHERE c.user_id = j.user_id AND c.is_valid)",
     ]
     # Only identifiers from the models' metadata are formatted in; values are parameters.
     return (
@@ -295,8 +299,9 @@ def job_claim(*, job_id: str, worker: str) -> GenerationJob | None:
     One statement claims the job and returns it with its personality: this is
     on every job's path, and the ORM's UPDATE then SELECT cost the worker about
     three times the CPU (BENCHMARKS.md, "Where the time goes"). The job is
-    annotated (as ``annotate()`` would) with ``has_knowledge_entries`` and
-    ``has_profile``, so that generation skips lookups that would find nothing.
+    annotated (as ``annotate()`` would) with ``has_knowledge_entries``,
+    ``has_profile`` and ``user_has_keys``, so that generation skips lookups
+    that would find nothing.
     """
     with connection.cursor() as cursor:
         cursor.execute(_claim_sql(), [JobStatus.RUNNING, worker, timezone.now(), job_id, JobStatus.QUEUED])
@@ -305,8 +310,8 @@ def job_claim(*, job_id: str, worker: str) -> GenerationJob | None:
         return None
     split = len(GenerationJob._meta.concrete_fields)
     job = _from_row(GenerationJob, row[:split], "j")
-    job.personality = _from_row(Personality, row[split:-2], "p")
-    job.has_knowledge_entries, job.has_profile = row[-2:]
+    job.personality = _from_row(Personality, row[split:-3], "p")
+    job.has_knowledge_entries, job.has_profile, job.user_has_keys = row[-3:]
     return job
 
 

@@ -7,6 +7,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from credentials.services import credential_mark_invalid, credential_set
 from gateway.models import GenerationJob, JobStatus
 from gateway.services import job_claim
 from personalities_app.models import KnowledgeEntry, Personality, RelationshipProfile
@@ -70,27 +71,31 @@ def test_claiming_an_unknown_job_finds_nothing() -> None:
     assert job_claim(job_id="00000000-0000-0000-0000-000000000000", worker="w1@host") is None
 
 
-def test_claim_says_whether_the_lorebook_and_the_users_profile_exist() -> None:
-    bare = _queued_job()
-    claimed = job_claim(job_id=str(bare.id), worker="w1@host")
+def _hints(job: GenerationJob) -> tuple[bool, bool, bool]:
+    claimed = job_claim(job_id=str(job.id), worker="w1@host")
     assert claimed is not None
-    assert (claimed.has_knowledge_entries, claimed.has_profile) == (False, False)
+    return claimed.has_knowledge_entries, claimed.has_profile, claimed.user_has_keys
+
+
+def test_claim_says_whether_the_lorebook_the_users_profile_and_keys_exist() -> None:
+    bare = _queued_job()
+    assert _hints(bare) == (False, False, False)
 
     personality = bare.personality
     KnowledgeEntry.objects.create(personality=personality, title="Off", content="Hidden.", enabled=False)
     RelationshipProfile.objects.create(personality=personality, user_id="someone-else", preferred_name="X")
-    job = _job_for(personality)
-    claimed = job_claim(job_id=str(job.id), worker="w1@host")
-    assert claimed is not None
-    # A disabled entry and another user's profile do not count.
-    assert (claimed.has_knowledge_entries, claimed.has_profile) == (False, False)
+    credential_set(user_id="222", provider="openai", api_key="sk-someone-elses-key-0000", verify=False)
+    invalid = credential_set(
+        user_id="111", provider="openrouter", api_key="sk-or-revoked-key-0000", verify=False
+    )
+    credential_mark_invalid(credential_id=invalid.pk)
+    # A disabled entry, another user's profile or key, and an invalid key do not count.
+    assert _hints(_job_for(personality)) == (False, False, False)
 
     KnowledgeEntry.objects.create(personality=personality, title="Ship", content="The Wanderer.")
     profile_set(personality=personality, user_id="111", preferred_name="Ally")
-    job = _job_for(personality)
-    claimed = job_claim(job_id=str(job.id), worker="w1@host")
-    assert claimed is not None
-    assert (claimed.has_knowledge_entries, claimed.has_profile) == (True, True)
+    credential_set(user_id="111", provider="openai", api_key="sk-users-own-key-0000", verify=False)
+    assert _hints(_job_for(personality)) == (True, True, True)
 
 
 def _job_for(personality: Personality) -> GenerationJob:

@@ -295,6 +295,15 @@ def test_resolution_touches_the_row_with_one_update(django_assert_num_queries) -
         credential_resolve(user_id=USER)
 
 
+def test_a_caller_that_knows_the_user_has_no_key_gets_the_operator_key_without_a_query(
+    settings, django_assert_num_queries
+) -> None:
+    settings.LLM_API_KEY = "sk-operator-key-0000"
+    with django_assert_num_queries(0):
+        resolved = credential_resolve(user_id=USER, user_has_keys=False)
+    assert (resolved.source, resolved.credential_id) == ("operator", None)
+
+
 def test_resolved_credential_hides_its_key_and_refuses_to_be_pickled() -> None:
     key = new_key()
     credential_set(user_id=USER, provider="openai", api_key=key, verify=False)
