@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -73,25 +75,63 @@ class LocalEmbedder:
                 f"The local model makes {self.dimensions}-dimensional vectors but "
                 f"EMBEDDING_DIMENSIONS is {dimensions}."
             )
-        # A model object is not safe to call from several threads at once
-        # (Celery's thread pool); one batch at a time keeps the CPU busy anyway.
-        self._lock = threading.Lock()
+        # A model object is not safe to call from several threads at once, and
+        # run from many (Celery's 200 threads) PyTorch keeps buffers per thread:
+        # the worker grew to 1.2 GiB. One thread of the process runs the model;
+        # callers queue their texts, and texts queued together are encoded as
+        # one batch, which costs less per text than one call each.
+        self._requests: queue.SimpleQueue[tuple[list[str], Future[list[list[float]]]]] = queue.SimpleQueue()
+        self._runner: threading.Thread | None = None
+        self._runner_pid = 0
+        self._runner_lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
+        done: Future[list[list[float]]] = Future()
+        self._ensure_runner()
+        self._requests.put(([t[:MAX_INPUT_CHARS] for t in texts], done))
+        return done.result()
+
+    def _ensure_runner(self) -> None:
+        with self._runner_lock:
+            # A forked child inherits the object but not the thread: start its own.
+            if self._runner is None or self._runner_pid != os.getpid() or not self._runner.is_alive():
+                self._runner = threading.Thread(target=self._run, name="embedder", daemon=True)
+                self._runner_pid = os.getpid()
+                self._runner.start()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._requests.get()]
+            size = len(batch[0][0])
+            while size < BATCH_SIZE:
+                try:
+                    batch.append(self._requests.get_nowait())
+                except queue.Empty:
+                    break
+                size += len(batch[-1][0])
+            self._encode(batch)
+
+    def _encode(self, batch: list[tuple[list[str], Future[list[list[float]]]]]) -> None:
+        texts = [text for request, _ in batch for text in request]
         try:
-            with self._lock:
-                vectors = self._model.encode(
-                    [t[:MAX_INPUT_CHARS] for t in texts],
-                    batch_size=BATCH_SIZE,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
+            vectors = self._model.encode(
+                texts,
+                batch_size=BATCH_SIZE,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         except Exception as exc:  # the model raises many kinds; callers need one
-            raise EmbeddingError(f"The local embedding model failed: {type(exc).__name__}") from exc
-        return [row.tolist() for row in vectors]
+            error = EmbeddingError(f"The local embedding model failed: {type(exc).__name__}")
+            for _, done in batch:
+                done.set_exception(error)
+            return
+        start = 0
+        for request, done in batch:
+            done.set_result([row.tolist() for row in vectors[start : start + len(request)]])
+            start += len(request)
 
 
 class OpenAIEmbedder:

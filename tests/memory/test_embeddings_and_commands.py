@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from io import StringIO
 from typing import Any
 
@@ -45,6 +47,49 @@ def test_local_model_loads_offline_once_and_embeds_by_meaning(local_embedder: An
     assert len(dog) == 384
     assert math.isclose(_cosine(dog, dog), 1.0, abs_tol=1e-4)
     assert _cosine(dog, pet) > _cosine(dog, tax) + 0.2
+
+
+def test_many_threads_embedding_at_once_get_their_own_vectors_from_one_model_thread(
+    local_embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = [f"Message number {i} about {topic}." for i, topic in enumerate(["boats", "tax", "dogs"] * 10)]
+    alone = [local_embedder.embed([text])[0] for text in texts]
+    model_threads: set[str] = set()
+    batch_sizes: list[int] = []
+    encode = local_embedder._model.encode
+
+    def recording_encode(batch: list[str], **kwargs: Any) -> Any:
+        model_threads.add(threading.current_thread().name)
+        batch_sizes.append(len(batch))
+        return encode(batch, **kwargs)
+
+    monkeypatch.setattr(local_embedder._model, "encode", recording_encode)
+    start = threading.Barrier(len(texts))
+
+    def one(text: str) -> list[float]:
+        start.wait()
+        return local_embedder.embed([text])[0]
+
+    with ThreadPoolExecutor(max_workers=len(texts)) as pool:
+        together = list(pool.map(one, texts))
+
+    for mine, reference in zip(together, alone, strict=True):
+        assert math.isclose(_cosine(mine, reference), 1.0, abs_tol=1e-4)
+    assert model_threads == {"embedder"}
+    assert sum(batch_sizes) == len(texts) and max(batch_sizes) > 1, "texts queued together share a batch"
+
+
+def test_a_model_failure_is_an_embedding_error_and_the_model_thread_carries_on(
+    local_embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(batch: list[str], **kwargs: Any) -> Any:
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(local_embedder._model, "encode", broken)
+    with pytest.raises(EmbeddingError, match="RuntimeError"):
+        local_embedder.embed(["anything"])
+    monkeypatch.undo()
+    assert len(local_embedder.embed(["the model works again"])[0]) == 384
 
 
 @pytest.mark.django_db
