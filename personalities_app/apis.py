@@ -432,6 +432,14 @@ PROFILE_PARAMETERS = [
     OpenApiParameter("user_id", str, OpenApiParameter.PATH, description="Discord user id (digits)."),
     OpenApiParameter("slug", str, OpenApiParameter.PATH, description="The personality's slug."),
 ]
+# PUT and PATCH answer alike; only what they change differs.
+PROFILE_WRITE_RESPONSES = {
+    200: ProfileSerializer,
+    400: E400,
+    401: E401,
+    403: PROFILE_403,
+    404: _error("No such active personality (or a private one of another user)."),
+}
 
 
 def _profile_personality(slug: str, user_id: str, *, for_writing: bool) -> Personality:
@@ -492,13 +500,7 @@ class RelationshipProfileApi(APIView):
         description="Fields left out become empty.",
         parameters=PROFILE_PARAMETERS,
         request=ProfileInputSerializer,
-        responses={
-            200: ProfileSerializer,
-            400: E400,
-            401: E401,
-            403: PROFILE_403,
-            404: _error("No such active personality (or a private one of another user)."),
-        },
+        responses=PROFILE_WRITE_RESPONSES,
         tags=["users"],
     )
     def put(self, request: Request, user_id: str, slug: str) -> Response:
@@ -515,13 +517,7 @@ class RelationshipProfileApi(APIView):
         description="Only the fields given change.",
         parameters=PROFILE_PARAMETERS,
         request=ProfileInputSerializer,
-        responses={
-            200: ProfileSerializer,
-            400: E400,
-            401: E401,
-            403: PROFILE_403,
-            404: _error("No such active personality (or a private one of another user)."),
-        },
+        responses=PROFILE_WRITE_RESPONSES,
         tags=["users"],
     )
     def patch(self, request: Request, user_id: str, slug: str) -> Response:
