@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -20,6 +21,7 @@ from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.tzurot_api import FakeTzurotApi
 from tzurot_project.embedded import free_port
+from tzurot_project.runner import worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,16 +105,7 @@ def start_worker(
     worker = Process(
         "worker",
         [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tzurot_project",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            hostname,
+            *worker_command(sys.executable, hostname),
             "--without-gossip",
             "--without-mingle",
             *(extra or ["--pool", "threads", "-c", "8"]),
@@ -202,6 +195,17 @@ def fake_openai(_fake_openai_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
     _fake_openai_server.reset()
     yield _fake_openai_server
     _fake_openai_server.reset()
+
+
+@pytest.fixture
+def fake_embedder(fake_openai: FakeOpenAI, settings: Any) -> Iterator[FakeOpenAI]:
+    """The ``openai`` embedding backend on the loopback fake: deterministic vectors, no model to load."""
+    settings.EMBEDDING_BACKEND = "openai"
+    settings.EMBEDDING_MODEL = "fake-embedding"
+    settings.EMBEDDING_BASE_URL = fake_openai.base_url
+    settings.EMBEDDING_API_KEY = "sk-test-embeddings"
+    settings.EMBEDDING_DIMENSIONS = 384
+    yield fake_openai
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,14 +17,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def fake_embedder(fake_openai: FakeOpenAI, settings: Any) -> Iterator[FakeOpenAI]:
-    settings.EMBEDDING_BACKEND = "openai"
-    settings.EMBEDDING_MODEL = "fake-embedding"
-    settings.EMBEDDING_BASE_URL = fake_openai.base_url
-    settings.EMBEDDING_API_KEY = "sk-test-embeddings"
-    settings.EMBEDDING_DIMENSIONS = 384
+def fake_embedder(fake_embedder: FakeOpenAI, settings: Any) -> FakeOpenAI:
+    """The shared fake embedder, with a similarity floor these tests' vectors call for."""
     settings.KNOWLEDGE_THRESHOLD = 0.9
-    yield fake_openai
+    return fake_embedder
 
 
 @pytest.fixture

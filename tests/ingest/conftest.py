@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -14,23 +13,11 @@ from django.forms.models import model_to_dict
 
 from memory.models import Memory
 from personalities_app.models import KnowledgeEntry, Personality, RelationshipProfile
-from tests.fakes.openai_server import FakeOpenAI
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 WREN = DATA / "shapes" / "wren"
 CHATS = DATA / "chats"
 USER = "123456789012345678"
-
-
-@pytest.fixture
-def fake_embedder(fake_openai: FakeOpenAI, settings: Any) -> Iterator[FakeOpenAI]:
-    """The ``openai`` embedding backend on the loopback fake: deterministic vectors, no model to load."""
-    settings.EMBEDDING_BACKEND = "openai"
-    settings.EMBEDDING_MODEL = "fake-embedding"
-    settings.EMBEDDING_BASE_URL = fake_openai.base_url
-    settings.EMBEDDING_API_KEY = "sk-test-embeddings"
-    settings.EMBEDDING_DIMENSIONS = 384
-    yield fake_openai
 
 
 @pytest.fixture
