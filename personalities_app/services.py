@@ -410,14 +410,7 @@ def profile_update(
 def _profile_write(
     *, personality: Personality, user_id: str, values: dict[str, Any]
 ) -> tuple[RelationshipProfile, bool]:
-    profile = (
-        RelationshipProfile.objects.select_for_update()
-        .filter(personality=personality, user_id=user_id)
-        .first()
-    )
-    created = profile is None
-    if profile is None:
-        profile = RelationshipProfile(personality=personality, user_id=user_id)
+    profile, created = _profile_locked(personality=personality, user_id=user_id)
     changed = created
     for name, value in values.items():
         if getattr(profile, name) != value:
@@ -426,6 +419,23 @@ def _profile_write(
     if changed:
         _profile_save(profile)
     return profile, created
+
+
+def _profile_locked(*, personality: Personality | None, user_id: str) -> tuple[RelationshipProfile, bool]:
+    """The user's profile, locked for the rest of the transaction, or a new unsaved one; (profile, created).
+
+    A personality not saved yet (a dry run of a new one) has no profile.
+    """
+    profile = None
+    if personality is not None and personality.pk is not None:
+        profile = (
+            RelationshipProfile.objects.select_for_update()
+            .filter(personality=personality, user_id=user_id)
+            .first()
+        )
+    if profile is None:
+        return RelationshipProfile(personality=personality, user_id=user_id), True
+    return profile, False
 
 
 @transaction.atomic
@@ -457,16 +467,7 @@ def profile_bootstrap(
     """
     from .validators import MAX_FACT_CHARS, MAX_FACTS
 
-    profile = None
-    if personality is not None and personality.pk is not None:
-        profile = (
-            RelationshipProfile.objects.select_for_update()
-            .filter(personality=personality, user_id=user_id)
-            .first()
-        )
-    created = profile is None
-    if profile is None:
-        profile = RelationshipProfile(personality=personality, user_id=user_id)
+    profile, created = _profile_locked(personality=personality, user_id=user_id)
     incoming = _normalised({"preferred_name": preferred_name, "pronouns": pronouns, "backstory": backstory})
     changed: list[str] = []
     for name, value in incoming.items():
