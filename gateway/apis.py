@@ -19,9 +19,9 @@ from . import events
 from .auth import TokenPrincipal
 from .concurrency import run_blocking
 from .errors import NotFound
-from .models import FINISHED, GenerationJob
+from .models import FINISHED
 from .serializers import GenerateRequestSerializer, GenerateResponseSerializer, JobSerializer, error_response
-from .services import JobRequest, job_public, job_submit
+from .services import JobRequest, StalePersonality, job_public_get, job_submit, personality_for_job
 from .views import AsyncApiView
 
 
@@ -34,16 +34,6 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
         503: "Redis (the queue) is unavailable; nothing was queued.",
     }
     return {code: error_response(descriptions[code]) for code in codes}
-
-
-def _personality(slug: str) -> Personality:
-    # Only what a submission needs (the id and slug): the full row is wide. The
-    # slug is unique, so no ORDER BY (``first()`` would add the default one).
-    found = Personality.objects.filter(slug=slug, is_active=True).only("id", "slug").order_by()[:1]
-    personality = next(iter(found), None)
-    if personality is None:
-        raise NotFound(f"There is no active personality called '{slug}'.", code="unknown_personality")
-    return personality
 
 
 class GenerateApi(AsyncApiView):
@@ -72,10 +62,19 @@ class GenerateApi(AsyncApiView):
 
     @staticmethod
     def _submit(data: dict[str, Any], principal: TokenPrincipal) -> Any:
+        try:
+            return GenerateApi._submit_for(personality_for_job(data["personality"]), data, principal)
+        except StalePersonality:
+            # Deleted since it was cached: look again (a 404 now, or its new row).
+            fresh = personality_for_job(data["personality"], fresh=True)
+            return GenerateApi._submit_for(fresh, data, principal)
+
+    @staticmethod
+    def _submit_for(personality: Personality, data: dict[str, Any], principal: TokenPrincipal) -> Any:
         context = data["context"]
         return job_submit(
             request=JobRequest(
-                personality=_personality(data["personality"]),
+                personality=personality,
                 message=data["message"],
                 user_id=context["user_id"],
                 user_name=context.get("user_name") or "",
@@ -110,19 +109,19 @@ class JobApi(AsyncApiView):
     async def get(self, request: Request, job_id: uuid.UUID) -> Response:
         wait = self._wait_seconds(request)
         principal: TokenPrincipal = request.user  # type: ignore[assignment]
-        payload = await self._load(job_id, principal)
-        if payload["status"] in FINISHED or wait == 0:
-            return Response(payload)
+        if wait == 0:
+            return Response(await self._load(job_id, principal))
 
+        # Listen first, then read once: a job that ends after the read is
+        # caught by the listener, one that ended before it by the read.
         waiter = events.waiter()
         try:
             await waiter.ensure_listening()
         except (TimeoutError, OSError):
             # No event stream right now: answer with what the database says.
-            return Response(payload)
+            return Response(await self._load(job_id, principal))
         future = waiter.register(str(job_id))
         try:
-            # Re-read after subscribing: the job may have ended in between.
             payload = await self._load(job_id, principal)
             if payload["status"] not in FINISHED:
                 try:
@@ -153,30 +152,9 @@ class JobApi(AsyncApiView):
         return await run_blocking(_job_for, job_id, principal)
 
 
-# The columns job_public reads (a job row and its personality are wide).
-_PUBLIC_FIELDS = (
-    "id",
-    "request_id",
-    "status",
-    "personality__slug",
-    "result_content",
-    "result_model",
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "error_code",
-    "error_message",
-    "created_at",
-    "finished_at",
-)
-
-
 def _job_for(job_id: uuid.UUID, principal: TokenPrincipal) -> dict[str, Any]:
     """The job as the API shows it, if this token may see it (the service token sees all)."""
-    jobs = GenerationJob.objects.select_related("personality").only(*_PUBLIC_FIELDS)
-    if not principal.is_service:
-        jobs = jobs.filter(token_id=principal.token.pk)
-    job = jobs.filter(id=job_id).first()
-    if job is None:
+    found = job_public_get(job_id=job_id, token_id=None if principal.is_service else principal.token.pk)
+    if found is None:
         raise NotFound("There is no such job.", code="unknown_job")
-    return job_public(job)
+    return found

@@ -59,6 +59,8 @@ class JobWaiter:
         if self._task is None or self._task.done():
             self._ready.clear()
             self._task = asyncio.get_running_loop().create_task(self._listen(), name="tzurot-job-events")
+        elif self._ready.is_set():
+            return
         await asyncio.wait_for(self._ready.wait(), timeout=2)
 
     async def _listen(self) -> None:

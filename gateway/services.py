@@ -8,21 +8,24 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import psycopg
 import redis
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.backends.postgresql.base import ServerBindingCursor
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import F, Model
 from django.utils import timezone
 
 from credentials.models import UserCredential
 from personalities_app.models import KnowledgeEntry, Personality, RelationshipProfile
 
-from .errors import ServiceUnavailable
+from .errors import NotFound, ServiceUnavailable
 from .events import publish_finished, sync_redis
 from .heartbeat import WORKERS_KEY
 from .models import ApiToken, GenerationJob, JobStatus, hash_token
@@ -71,6 +74,46 @@ def token_revoke(*, token: ApiToken) -> None:
 def job_fingerprint(*, personality_slug: str, user_id: str, channel_id: str, message: str) -> str:
     material = "\x1f".join((personality_slug, user_id, channel_id, message))
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+# Active personalities by slug (their id and slug), per process. The lookup
+# was on every POST and a fifth of its time. An entry lives
+# PERSONALITY_CACHE_SECONDS, and any save or delete of a personality in this
+# process clears them all. A personality deactivated elsewhere may still be
+# accepted for that long: the worker, whose claim reads the current row, fails
+# such a job (`unknown_personality`) instead of generating it. One deleted
+# elsewhere shows up as a foreign-key violation at the INSERT, and the
+# submission is made again with a fresh lookup (`StalePersonality`).
+_personalities: dict[str, tuple[Personality, float]] = {}
+
+
+class StalePersonality(Exception):
+    """The cached personality no longer exists (the job's INSERT named a deleted row)."""
+
+
+def personality_for_job(slug: str, *, fresh: bool = False) -> Personality:
+    """The active personality ``slug`` (only its id and slug loaded); ``NotFound`` otherwise."""
+    now = time.monotonic()
+    if not fresh:
+        cached = _personalities.get(slug)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+    # The slug is unique, so no ORDER BY (``first()`` would add the default one).
+    found = Personality.objects.filter(slug=slug, is_active=True).only("id", "slug").order_by()[:1]
+    personality = next(iter(found), None)
+    if personality is None:
+        _personalities.pop(slug, None)
+        raise NotFound(f"There is no active personality called '{slug}'.", code="unknown_personality")
+    if settings.PERSONALITY_CACHE_SECONDS:
+        if len(_personalities) > 10_000:
+            _personalities.clear()
+        _personalities[slug] = (personality, now + settings.PERSONALITY_CACHE_SECONDS)
+    return personality
+
+
+def personality_cache_clear(**_: Any) -> None:
+    """Forget every cached personality (connected to Personality's save and delete signals)."""
+    _personalities.clear()
 
 
 @dataclass
@@ -158,6 +201,13 @@ def job_submit(*, request: JobRequest, token: ApiToken | None) -> Submitted:
             )
         )
         transaction.on_commit(lambda: _enqueue(job_id))
+    except IntegrityError as exc:
+        # Nothing was stored; only a reference can be wrong here.
+        with contextlib.suppress(redis.RedisError):
+            client.delete(key)
+        if isinstance(exc.__cause__, psycopg.errors.ForeignKeyViolation):
+            raise StalePersonality from None
+        raise ServiceUnavailable(QUEUE_UNAVAILABLE) from None
     except Exception as exc:
         if GenerationJob.objects.filter(id=job_id).exists():
             # Committed but not published: fail it so nobody waits for it.
@@ -172,6 +222,47 @@ def job_submit(*, request: JobRequest, token: ApiToken | None) -> Submitted:
             client.delete(key)
         raise ServiceUnavailable(QUEUE_UNAVAILABLE) from None
     return Submitted(job_id, request_id, JobStatus.QUEUED, deduplicated=False)
+
+
+class _PreparingCursor(ServerBindingCursor):
+    """Parameters bound by the server, and every statement prepared (``prepare=True``)."""
+
+    def execute(
+        self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: bool | None = None
+    ) -> Any:
+        return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
+
+
+class _PreparedDebugWrapper(CursorDebugWrapper):
+    """Query logging (DEBUG, tests) of prepared statements: the SQL as written.
+
+    Django logs the statement text psycopg last sent, and psycopg keeps none
+    for a prepared statement (it sends only its name and the values).
+    """
+
+    def execute(self, sql: Any, params: Any = None) -> Any:
+        with self.debug_sql(sql, params):
+            return self._execute_with_wrappers(sql, params, many=False, executor=self._execute)
+
+
+@contextlib.contextmanager
+def prepared_cursor() -> Iterator[CursorWrapper]:
+    """A cursor for the job's hot statements: PostgreSQL parses and plans each once per connection.
+
+    Django's own cursors bind parameters on the client (psycopg quotes each
+    value into the SQL text) and never prepare, so PostgreSQL parses and plans
+    the same claim, INSERT and UPDATE for every job. This cursor sends the
+    values apart and has psycopg prepare each statement on its first run on a
+    (pooled, long-lived) connection. It is wrapped as Django wraps its own, so
+    errors, query logging and transactions behave the same.
+    """
+    connection.ensure_connection()
+    raw = _PreparingCursor(connection.connection)
+    cursor = (
+        _PreparedDebugWrapper(raw, connection) if connection.queries_logged else connection.make_cursor(raw)
+    )
+    with cursor:
+        yield cursor
 
 
 @functools.cache
@@ -196,7 +287,7 @@ def _insert(job: GenerationJob) -> None:
     """
     fields = GenerationJob._meta.concrete_fields
     values = [f.get_db_prep_save(f.pre_save(job, add=True), connection) for f in fields]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_insert_sql(), values)
     job._state.adding = False
 
@@ -242,6 +333,54 @@ def job_public(job: GenerationJob) -> dict[str, Any]:
     }
 
 
+# The job's columns that job_public reads, then its personality's slug.
+_PUBLIC_FIELDS = (
+    "id",
+    "request_id",
+    "status",
+    "personality_id",
+    "result_content",
+    "result_model",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "error_code",
+    "error_message",
+    "created_at",
+    "finished_at",
+)
+
+
+@functools.cache
+def _public_sql() -> str:
+    qn = connection.ops.quote_name
+    job, person = GenerationJob._meta, Personality._meta
+    columns = ", ".join(f"j.{qn(job.get_field(name).column)}" for name in _PUBLIC_FIELDS)
+    # Only identifiers from the models' metadata are formatted in; values are parameters.
+    return (
+        f"SELECT {columns}, p.{qn(person.get_field('slug').column)}"  # noqa: S608
+        f" FROM {qn(job.db_table)} AS j JOIN {qn(person.db_table)} AS p ON p.id = j.personality_id"
+        " WHERE j.id = %s AND (%s OR j.token_id = %s)"
+    )
+
+
+def job_public_get(*, job_id: uuid.UUID, token_id: int | None) -> dict[str, Any] | None:
+    """The job as the API shows it; None when there is none, or it is another token's.
+
+    ``token_id`` None (the service token) sees every job. Every ``GET`` of a
+    job and every wait reads this, so it is one prepared statement rather
+    than an ORM query compiled anew each time.
+    """
+    with prepared_cursor() as cursor:
+        cursor.execute(_public_sql(), [job_id, token_id is None, token_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    job = _from_row(GenerationJob, row[:-1], "j", _PUBLIC_FIELDS)
+    job.personality = Personality.from_db(connection.alias, ["id", "slug"], [job.personality_id, row[-1]])
+    return job_public(job)
+
+
 @functools.cache
 def _claim_sql() -> str:
     qn = connection.ops.quote_name
@@ -271,9 +410,13 @@ def _claim_sql() -> str:
 
 
 @functools.cache
-def _converters(model: type[Model], alias: str) -> tuple[list[str], list[tuple[int, Any, list[Any]]]]:
-    """A model's attribute names, and per column that needs one, its ORM value converters."""
+def _converters(
+    model: type[Model], alias: str, names: tuple[str, ...] | None = None
+) -> tuple[list[str], list[tuple[int, Any, list[Any]]]]:
+    """Attribute names (all the model's, or ``names``) and, per column that needs them, its converters."""
     fields = model._meta.concrete_fields
+    if names is not None:
+        fields = [model._meta.get_field(name) for name in names]
     converters = []
     for index, model_field in enumerate(fields):
         column = model_field.get_col(alias)
@@ -283,14 +426,14 @@ def _converters(model: type[Model], alias: str) -> tuple[list[str], list[tuple[i
     return [f.attname for f in fields], converters
 
 
-def _from_row(model: type[M], values: Sequence[Any], alias: str) -> M:
-    """A model instance from raw column values, converted as the ORM would convert them."""
-    names, converters = _converters(model, alias)
+def _from_row(model: type[M], values: Sequence[Any], alias: str, names: tuple[str, ...] | None = None) -> M:
+    """A model instance from raw values (of all fields, or of ``names``), converted as the ORM would."""
+    attnames, converters = _converters(model, alias, names)
     row = list(values)
     for index, column, found in converters:
         for convert in found:
             row[index] = convert(row[index], column, connection)
-    return model.from_db(connection.alias, names, row)
+    return model.from_db(connection.alias, attnames, row)
 
 
 def job_claim(*, job_id: str, worker: str) -> GenerationJob | None:
@@ -303,7 +446,7 @@ def job_claim(*, job_id: str, worker: str) -> GenerationJob | None:
     ``has_profile`` and ``user_has_keys``, so that generation skips lookups
     that would find nothing.
     """
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_claim_sql(), [JobStatus.RUNNING, worker, timezone.now(), job_id, JobStatus.QUEUED])
         row = cursor.fetchone()
     if row is None:
@@ -335,7 +478,7 @@ def _store_if_held(job_id: uuid.UUID, worker: str, fields: dict[str, Any]) -> bo
     """
     model_fields = [GenerationJob._meta.get_field(name) for name in fields]
     values = [f.get_db_prep_save(fields[f.name], connection) for f in model_fields]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             _finish_sql(tuple(f.column for f in model_fields)),
             [*values, job_id, JobStatus.RUNNING, worker],

@@ -3,7 +3,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from . import generation
-from .services import job_claim, jobs_recover
+from .services import job_claim, job_fail, jobs_recover
 
 
 @shared_task(name="gateway.ping", ignore_result=False)
@@ -20,6 +20,15 @@ def generate(job_id: str) -> None:
     worker = generate.request.hostname or "worker"
     job = job_claim(job_id=job_id, worker=worker)
     if job is None:
+        return
+    if not job.personality.is_active:
+        # Deactivated after the job was accepted (the API caches personalities briefly).
+        job_fail(
+            job=job,
+            worker=worker,
+            code="unknown_personality",
+            message=f"The character '{job.personality.slug}' is no longer available.",
+        )
         return
     generation.run(job, worker)
 

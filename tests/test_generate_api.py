@@ -45,6 +45,63 @@ def test_unknown_personality_is_404() -> None:
     assert error_of(response)["code"] == "unknown_personality"
 
 
+def _personality_queries(client, body: dict) -> int:  # type: ignore[no-untyped-def,type-arg]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.post("/ai/generate", body, format="json").status_code == 202
+    return sum('FROM "personalities_app_personality"' in q["sql"] for q in queries.captured_queries)
+
+
+def test_the_personality_is_looked_up_once_then_cached_until_it_changes() -> None:
+    from personalities_app.models import Personality
+
+    client = service_client()
+    assert _personality_queries(client, generate_body("one")) == 1
+    assert _personality_queries(client, generate_body("two")) == 0
+    # Saving a personality (the admin, the loader) clears this process's cache at once.
+    Personality.objects.get(slug="nova").save()
+    assert _personality_queries(client, generate_body("three")) == 1
+    nova = Personality.objects.get(slug="nova")
+    nova.is_active = False
+    nova.save()
+    response = client.post("/ai/generate", generate_body("four"), format="json")
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "unknown_personality"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_personality_deleted_or_replaced_behind_the_cache_is_looked_up_again() -> None:
+    import time as _time
+
+    from django.db import connection
+
+    from gateway import services
+    from personalities_app.models import Personality
+
+    client = service_client()
+    stale = services.personality_for_job("nova")
+
+    def delete_elsewhere() -> None:  # as another process would: no signal reaches this cache
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM personalities_app_personality WHERE slug = 'nova'")
+        services._personalities["nova"] = (stale, _time.monotonic() + 60)
+
+    delete_elsewhere()
+    response = client.post("/ai/generate", generate_body("gone"), format="json")
+    assert response.status_code == 404, response.content
+    assert error_of(response)["code"] == "unknown_personality"
+
+    replacement = make_personality()
+    services._personalities["nova"] = (stale, _time.monotonic() + 60)
+    response = client.post("/ai/generate", generate_body("back"), format="json")
+    assert response.status_code == 202, response.content
+    assert GenerationJob.objects.get(id=response.json()["job_id"]).personality_id == replacement.pk
+    assert replacement.pk != stale.pk
+    assert not Personality.objects.filter(pk=stale.pk).exists()
+
+
 @pytest.mark.parametrize("message", ["", "   ", "x" * 8001])
 def test_empty_or_over_long_message_is_400_naming_the_field(message: str) -> None:
     response = service_client().post("/ai/generate", generate_body(message=message), format="json")

@@ -223,3 +223,24 @@ def test_job_payload_in_the_completion_event_matches_the_api(fake_openai: FakeOp
     client = service_client()
     job = submit_and_wait(client, generate_body("Compare"))
     assert json.loads(json.dumps(job)) == client.get(f"/ai/jobs/{job['job_id']}").json()
+
+
+def test_a_character_deactivated_after_the_request_fails_its_job_without_a_call(
+    fake_openai: FakeOpenAI,
+) -> None:
+    from personalities_app.models import Personality
+
+    client = service_client()
+    assert submit_and_wait(client, generate_body("Warm the cache"))["status"] == "succeeded"
+    # Deactivated by another process: no signal reaches the API's cache here,
+    # so the API still accepts requests for it within PERSONALITY_CACHE_SECONDS.
+    Personality.objects.filter(slug="nova").update(is_active=False)
+    job = submit_and_wait(client, generate_body("Still there?"))
+
+    assert job["status"] == "failed"
+    assert job["error"] == {
+        "code": "unknown_personality",
+        "message": "The character 'nova' is no longer available.",
+    }
+    # Only the first request reached the provider.
+    assert len(fake_openai.calls("chat")) == 1

@@ -102,3 +102,23 @@ def _job_for(personality: Personality) -> GenerationJob:
     return GenerationJob.objects.create(
         fingerprint="g" * 64, personality=personality, user_id="111", message="And now?", context={}
     )
+
+
+def test_claim_is_prepared_once_per_connection() -> None:
+    from django.db import connection
+
+    first = _queued_job()
+    second = GenerationJob.objects.create(
+        fingerprint="e" * 64, personality=first.personality, user_id="111", message="And now?"
+    )
+    job_claim(job_id=str(first.id), worker="w1@host")
+    job_claim(job_id=str(second.id), worker="w1@host")
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s AND statement LIKE %s",
+            ["UPDATE%", "%RETURNING%"],
+        )
+        (prepared,) = cursor.fetchone()
+    # PostgreSQL parsed and planned the claim once for this connection, not per job.
+    assert prepared == 1

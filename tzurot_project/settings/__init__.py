@@ -114,6 +114,15 @@ if DATABASE_POOL_MAX_SIZE:
         "max_size": DATABASE_POOL_MAX_SIZE,
         "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
     }
+# The statements on every job's path (its INSERT, the claim, the outcome) are
+# prepared once per connection (gateway.services.prepared_cursor); Django's own
+# queries never are. Turn off behind a pooler that cannot keep prepared
+# statements (PgBouncer in transaction mode before 1.21).
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+if DATABASE_PREPARED_STATEMENTS:
+    # psycopg prepares a statement after this many runs; only the statements
+    # that ask for it (prepare=True) reach it.
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 2**31 - 1
 # Threads per web process for the API's blocking steps (gateway.concurrency);
 # each holds a pooled connection only while a call runs.
 API_DB_THREADS = env_int("API_DB_THREADS", 8, minimum=1)
@@ -308,6 +317,9 @@ JOB_REQUEUE_AFTER = env_int("JOB_REQUEUE_AFTER", 60, minimum=5)
 JOB_MAX_RECOVERIES = env_int("JOB_MAX_RECOVERIES", 3, minimum=1)
 # Token lookups are cached per process this long (a revoked token stops working within it).
 TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 30, minimum=0)
+# Active personalities are cached per process this long for POST /ai/generate
+# (a deactivation elsewhere takes effect within it; the worker refuses such jobs).
+PERSONALITY_CACHE_SECONDS = env_int("PERSONALITY_CACHE_SECONDS", 5, minimum=0)
 
 FIELD_ENCRYPTION_KEY = _secret("FIELD_ENCRYPTION_KEY")
 # Stored API keys are encrypted by credentials/crypto.py with keys derived from
