@@ -30,6 +30,12 @@ What it measures (one subcommand each; ``all`` runs them in this order):
   client's receive time minus the job's stored ``finished_at`` (and minus the
   moment a subscriber saw the completion published). Web process RSS before
   and at peak. The reference has no long-poll, so this figure has no ratio.
+* ``floor`` (not part of ``all``; run with ``--systems reference``): the same
+  wrk load against do-nothing apps on our stack, beside the reference: a bare
+  ASGI function under uvicorn, and the lean Django API handler with an adrf
+  view that validates with the real ``GenerateRequestSerializer`` (and once
+  without validating) and answers 202 with no token, Redis, database or
+  worker (``bench/floor``). It bounds what any gateway on this stack can do.
 
 Everything it needs is started here, on loopback, under a temporary directory
 (chmod 755: as root PostgreSQL runs as its own user): ours, an embedded
@@ -1009,6 +1015,110 @@ def waiters(systems: list[System], args: argparse.Namespace) -> dict[str, Any]:
 # -- main ---------------------------------------------------------------------------------------
 
 
+# -- floor: the framework alone -------------------------------------------------------------
+
+
+class Floor:
+    """A do-nothing app under uvicorn with our command line: the most any server on that stack can do."""
+
+    def __init__(self, name: str, app: str, logs: Path, workers: int, **env: str) -> None:
+        self.name, self.app, self.logs, self.workers, self.extra_env = name, app, logs, workers, env
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.web: Child | None = None
+
+    def start(self) -> None:
+        from tzurot_project.runner import web_command
+
+        argv = web_command(sys.executable, "127.0.0.1", self.port, workers=self.workers)
+        argv[argv.index("tzurot_project.asgi:application")] = self.app
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "bench.floor.settings",
+            # Parsed, never connected to: the floor views touch neither.
+            "DATABASE_URL": "postgres://floor@127.0.0.1:9/floor",
+            "REDIS_URL": "redis://127.0.0.1:9/0",
+            "TZUROT_VAR_DIR": str(self.logs / f"{self.name}-var"),
+            **self.extra_env,
+        }
+        self.web = Child(self.name, argv, env, self.logs)
+        wait_until(lambda: self.web.check() or port_open(self.port), 60, self.name)  # type: ignore[union-attr]
+
+    def backlog(self) -> int:
+        return 0
+
+    def components(self) -> dict[str, int]:
+        return {"web": self.web.pid} if self.web else {}
+
+    def stop(self) -> None:
+        if self.web:
+            self.web.stop()
+
+
+def floor(systems: list[System], args: argparse.Namespace) -> dict[str, Any]:
+    """``POST /ai/generate`` against do-nothing apps on our stack, beside the reference.
+
+    ``bare``: an ASGI function under uvicorn that parses the JSON and answers
+    202 (Python and uvicorn alone). ``django``: the lean API handler and an
+    adrf view validating with the real ``GenerateRequestSerializer``, then
+    answering 202 (``bench/floor``): no token, Redis, database or worker.
+    ``django-novalidate``: the same view parsing the body without validating. The
+    reference runs as in ``throughput`` (its worker consuming). What the
+    floors reach bounds what any gateway on this stack can reach here.
+    """
+    connections = [int(c) for c in args.connections.split(",")]
+    floors = [
+        Floor("floor-bare", "bench.floor.bare:application", systems[0].logs, args.web_workers),
+        Floor("floor-django", "tzurot_project.asgi:application", systems[0].logs, args.web_workers),
+        Floor(
+            "floor-django-novalidate",
+            "tzurot_project.asgi:application",
+            systems[0].logs,
+            args.web_workers,
+            FLOOR_VALIDATE="0",
+        ),
+    ]
+    reference = [s for s in systems if isinstance(s, Reference)]
+    for system in reference:
+        system.start_worker(concurrency=50, delay_ms=0)
+    for app in floors:
+        app.start()
+    everyone: list[Any] = [*floors, *reference]
+    runs: dict[str, dict[int, list[dict[str, Any]]]] = {
+        s.name: {c: [] for c in connections} for s in everyone
+    }
+    try:
+        for n in range(1, args.passes + 1):
+            for system in everyone:
+                lua = system.dir / "generate.lua" if isinstance(system, Reference) else BENCH / "generate.lua"
+                run_wrk(system, lua, 32, WARMUP_SECONDS)
+                drain(system)
+                for c in connections:
+                    result = run_wrk(system, lua, c, args.duration)
+                    drain(system)
+                    runs[system.name][c].append(result)
+                    say(
+                        f"floor pass {n} {system.name} c={c}: {result['rps']:.0f} req/s "
+                        f"p50 {result['p50_ms']:.1f} ms p99 {result['p99_ms']:.1f} ms "
+                        f"non2xx {result['non2xx']:.0f}"
+                    )
+    finally:
+        for app in floors:
+            app.stop()
+        for system in reference:
+            system.stop_worker()
+    return {
+        "runs": runs,
+        "median": {
+            name: {
+                c: {key: median([p[key] for p in passes]) for key in ("rps", "p50_ms", "p99_ms")}
+                for c, passes in by_c.items()
+            }
+            for name, by_c in runs.items()
+        },
+    }
+
+
 def machine() -> dict[str, Any]:
     model = ""
     with contextlib.suppress(OSError, subprocess.SubprocessError):
@@ -1061,6 +1171,14 @@ def ratios(results: dict[str, Any]) -> list[tuple[str, float, float, float]]:
                     med.get("reference", {}).get(key, float("nan")),
                 )
             )
+    if "floor" in results:
+        med = results["floor"]["median"]
+        reference = med.get("reference", {})
+        for name in ("floor-bare", "floor-django", "floor-django-novalidate"):
+            for c, figures in med.get(name, {}).items():
+                rows.append(
+                    (f"{name} c={c} rps", figures["rps"], reference.get(c, {}).get("rps", float("nan")))
+                )
     if "waiters" in results and "median" in results["waiters"]:
         for key, value in results["waiters"]["median"]["ours"].items():
             rows.append((f"waiters {key}", value, float("nan")))
@@ -1068,11 +1186,13 @@ def ratios(results: dict[str, Any]) -> list[tuple[str, float, float, float]]:
 
 
 COMMANDS = {"throughput": throughput, "overhead": overhead, "inflight": inflight, "waiters": waiters}
+# Not part of ``all``: ``floor --systems reference`` (see its docstring).
+EXTRA_COMMANDS = {"floor": floor}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Tzurot gateway benchmarks against the reference gateway.")
-    parser.add_argument("command", choices=[*COMMANDS, "all"])
+    parser.add_argument("command", choices=[*COMMANDS, *EXTRA_COMMANDS, "all"])
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--systems", default="ours,reference")
     from tzurot_project.runner import DEFAULT_WEB_WORKERS
@@ -1130,7 +1250,7 @@ def main() -> None:
             if sub.jobs is None:
                 sub.jobs = 5000 if command == "inflight" else 1000
             say(f"=== {command}")
-            results[command] = COMMANDS[command](systems, sub)
+            results[command] = {**COMMANDS, **EXTRA_COMMANDS}[command](systems, sub)
     finally:
         for system in reversed(systems):
             with contextlib.suppress(Exception):
