@@ -9,19 +9,19 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from personalities_app.models import Personality
 
 from . import events
-from .auth import TokenPrincipal
+from .auth import TokenPrincipal, token_cache_clear
 from .concurrency import run_blocking
 from .errors import NotFound
 from .models import FINISHED
 from .serializers import GenerateRequestSerializer, GenerateResponseSerializer, JobSerializer, error_response
-from .services import JobRequest, StalePersonality, job_public_get, job_submit, personality_for_job
+from .services import JobRequest, StaleReference, job_public_get, job_submit, personality_for_job
 from .views import AsyncApiView
 
 
@@ -64,10 +64,15 @@ class GenerateApi(AsyncApiView):
     def _submit(data: dict[str, Any], principal: TokenPrincipal) -> Any:
         try:
             return GenerateApi._submit_for(personality_for_job(data["personality"]), data, principal)
-        except StalePersonality:
+        except StaleReference:
             # Deleted since it was cached: look again (a 404 now, or its new row).
             fresh = personality_for_job(data["personality"], fresh=True)
+        try:
             return GenerateApi._submit_for(fresh, data, principal)
+        except StaleReference:
+            # The personality is current, so the token was deleted since it was cached.
+            token_cache_clear()
+            raise AuthenticationFailed("The token is not valid, or it has been revoked.") from None
 
     @staticmethod
     def _submit_for(personality: Personality, data: dict[str, Any], principal: TokenPrincipal) -> Any:

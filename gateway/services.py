@@ -82,13 +82,13 @@ def job_fingerprint(*, personality_slug: str, user_id: str, channel_id: str, mes
 # process clears them all. A personality deactivated elsewhere may still be
 # accepted for that long: the worker, whose claim reads the current row, fails
 # such a job (`unknown_personality`) instead of generating it. One deleted
-# elsewhere shows up as a foreign-key violation at the INSERT, and the
-# submission is made again with a fresh lookup (`StalePersonality`).
+# elsewhere shows up as a foreign-key violation at the INSERT (`StaleReference`),
+# and the API submits again with a fresh lookup.
 _personalities: dict[str, tuple[Personality, float]] = {}
 
 
-class StalePersonality(Exception):
-    """The cached personality no longer exists (the job's INSERT named a deleted row)."""
+class StaleReference(Exception):
+    """The job's INSERT named a row that no longer exists: its personality or its token, both cached."""
 
 
 def personality_for_job(slug: str, *, fresh: bool = False) -> Personality:
@@ -206,7 +206,7 @@ def job_submit(*, request: JobRequest, token: ApiToken | None) -> Submitted:
         with contextlib.suppress(redis.RedisError):
             client.delete(key)
         if isinstance(exc.__cause__, psycopg.errors.ForeignKeyViolation):
-            raise StalePersonality from None
+            raise StaleReference from None
         raise ServiceUnavailable(QUEUE_UNAVAILABLE) from None
     except Exception as exc:
         if GenerationJob.objects.filter(id=job_id).exists():

@@ -102,6 +102,29 @@ def test_a_personality_deleted_or_replaced_behind_the_cache_is_looked_up_again()
     assert not Personality.objects.filter(pk=stale.pk).exists()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_token_deleted_behind_its_cache_is_refused_with_401_and_nothing_queued() -> None:
+    from django.db import connection
+
+    token, raw = token_create(name="short-lived", is_service=True)
+    client = api_client(raw)
+    # A refused body still authenticates: the token is now in this process's cache.
+    assert client.post("/ai/generate", {"personality": "nova"}, format="json").status_code == 400
+    with connection.cursor() as cursor:  # deleted as another process would: the cache does not know
+        cursor.execute("DELETE FROM gateway_apitoken WHERE id = %s", [token.pk])
+
+    response = client.post("/ai/generate", generate_body("still me?"), format="json")
+
+    assert response.status_code == 401, response.content
+    assert error_of(response) == {
+        "code": "unauthenticated",
+        "message": "The token is not valid, or it has been revoked.",
+        "details": {},
+    }
+    assert not GenerationJob.objects.filter(message="still me?").exists()
+    assert client.post("/ai/generate", generate_body("and now?"), format="json").status_code == 401
+
+
 @pytest.mark.parametrize("message", ["", "   ", "x" * 8001])
 def test_empty_or_over_long_message_is_400_naming_the_field(message: str) -> None:
     response = service_client().post("/ai/generate", generate_body(message=message), format="json")
