@@ -27,6 +27,7 @@ from gateway.serializers import error_response
 from .models import ChannelActivation, Personality, RelationshipProfile, UserSelection
 from .selectors import activation_get, personality_get, personality_list_public, profile_get, selection_get
 from .services import (
+    PROFILE_FIELDS,
     activation_clear,
     activation_set,
     profile_delete,
@@ -463,8 +464,18 @@ def _profile_personality(slug: str, user_id: str, *, for_writing: bool) -> Perso
 
 
 def _validated(request: Request, *, partial: bool) -> dict[str, Any]:
-    data = ProfileInputSerializer(data=request.data, partial=partial)
+    """The profile fields of the body; a field we do not know, or a PATCH that changes nothing, is 400."""
+    body = request.data
+    if isinstance(body, dict):
+        unknown = sorted(set(body) - set(PROFILE_FIELDS))
+        if unknown:
+            hint = f"Not a profile field (the fields are {', '.join(PROFILE_FIELDS)})."
+            raise serializers.ValidationError({name: [hint] for name in unknown})
+    data = ProfileInputSerializer(data=body, partial=partial)
     data.is_valid(raise_exception=True)
+    if partial and not data.validated_data:
+        nothing = f"Give at least one of: {', '.join(PROFILE_FIELDS)}."
+        raise serializers.ValidationError({"non_field_errors": [nothing]})
     return dict(data.validated_data)
 
 

@@ -243,6 +243,20 @@ async def test_profiles_are_read_changed_refused_and_deleted_as_the_api_does(
             assert set(refused.value.details["fields"]) == set(fields)
         with pytest.raises(TypeError):
             await api.patch_profile(7, personality="alice", age=30)
+        # What the client refuses itself, the API refuses too; a PATCH that changes nothing is no write.
+        fields = "preferred_name, pronouns, backstory, notable_facts"
+        for body, message in (
+            ({"age": 30, "pronouns": "they/them"}, f"age: Not a profile field (the fields are {fields})."),
+            ({}, f"Give at least one of: {fields}."),
+        ):
+            with pytest.raises(TzurotApiError) as refused:
+                await api.request("PATCH", "/users/9/profiles/alice", json=body)
+            assert (refused.value.status, refused.value.code, refused.value.message) == (
+                400,
+                "invalid_request",
+                message,
+            )
+        assert await api.get_profile(9, personality="alice") is None  # nothing was created
         kept = await api.get_profile(7, personality="alice")
         assert kept is not None
         assert {k: kept[k] for k in ("preferred_name", "pronouns", "backstory", "notable_facts")} == {

@@ -80,6 +80,7 @@ def test_another_users_token_is_forbidden_and_no_token_is_unauthenticated() -> N
         ({"notable_facts": "not a list"}, "notable_facts"),
         ({"notable_facts": ["x" * 301]}, "notable_facts"),
         ({"notable_facts": [f"fact {i}" for i in range(31)]}, "notable_facts"),
+        ({"nickname": "Al", "pronouns": "they/them"}, "nickname"),
     ],
 )
 def test_invalid_input_is_a_400_naming_the_field(body: dict, field: str) -> None:  # type: ignore[type-arg]
@@ -88,6 +89,16 @@ def test_invalid_input_is_a_400_naming_the_field(body: dict, field: str) -> None
     error = response.json()["error"]
     assert error["code"] == "invalid_request" and field in error["details"]["fields"]
     assert error["message"].startswith(field)
+
+
+@pytest.mark.usefixtures("nova")
+@pytest.mark.parametrize("body", [{}, {"nickname": "Al"}])
+def test_a_patch_that_names_no_profile_field_is_400_and_creates_nothing(body: dict) -> None:  # type: ignore[type-arg]
+    response = client(user_id="111").patch(URL, body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert not RelationshipProfile.objects.exists()
 
 
 def test_unknown_or_hidden_personalities_are_not_found(nova: Personality) -> None:

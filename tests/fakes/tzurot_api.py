@@ -481,7 +481,8 @@ class FakeTzurotApi:
         return web.Response(status=204)
 
 
-# The real API's limits (personalities_app: ProfileInputSerializer and validators).
+# The real API's fields and limits (personalities_app: ProfileInputSerializer and validators).
+PROFILE_FIELDS = ("preferred_name", "pronouns", "backstory", "notable_facts")
 PROFILE_LIMITS = {"preferred_name": 80, "pronouns": 40, "backstory": 4000}
 MAX_FACTS = 30
 MAX_FACT_CHARS = 300
@@ -519,6 +520,10 @@ def _check_profile(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     if not isinstance(body, dict):
         kind = "list" if isinstance(body, list) else type(body).__name__
         return {}, {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]}
+    unknown = sorted(set(body) - {*PROFILE_LIMITS, "notable_facts"})
+    if unknown:
+        fields = ", ".join(PROFILE_FIELDS)
+        return {}, {name: [f"Not a profile field (the fields are {fields})."] for name in unknown}
     values: dict[str, Any] = {}
     errors: dict[str, Any] = {}
     for name, limit in PROFILE_LIMITS.items():
@@ -557,6 +562,8 @@ def _check_profile(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
                 errors["notable_facts"] = [f"Ensure this field has no more than {MAX_FACTS} elements."]
             else:
                 values["notable_facts"] = kept
+    if not values and not errors:
+        errors["non_field_errors"] = [f"Give at least one of: {', '.join(PROFILE_FIELDS)}."]
     return values, errors
 
 
