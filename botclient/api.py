@@ -284,8 +284,12 @@ class TzurotApi:
 
     async def delete_activation(self, channel_id: int | str) -> bool:
         """False when no personality was active there."""
+        return await self._delete(f"/channels/{channel_id}/activation")
+
+    async def _delete(self, path: str) -> bool:
+        """``DELETE path``; False when there was nothing to delete (404)."""
         try:
-            await self.request("DELETE", f"/channels/{channel_id}/activation")
+            await self.request("DELETE", path)
         except TzurotApiError as exc:
             if exc.status == 404:
                 return False
@@ -312,13 +316,7 @@ class TzurotApi:
         return await self.request("PUT", f"/users/{user_id}/credentials/{provider}", json=body)
 
     async def delete_credential(self, user_id: int | str, provider: str) -> bool:
-        try:
-            await self.request("DELETE", f"/users/{user_id}/credentials/{provider}")
-        except TzurotApiError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
+        return await self._delete(f"/users/{user_id}/credentials/{provider}")
 
     async def list_credentials(self, user_id: int | str) -> list[dict[str, Any]]:
         return list(await self.request("GET", f"/users/{user_id}/credentials/") or [])
@@ -339,19 +337,13 @@ class TzurotApi:
     async def patch_profile(self, user_id: int | str, *, personality: str, **fields: Any) -> dict[str, Any]:
         """Change only the given fields (created if missing); the profile as it is now."""
         unknown = set(fields) - set(PROFILE_FIELDS)
-        if unknown:  # the API would ignore them silently: a typo here must not pass unseen
+        if unknown:  # a typo in the bot's own code: fail here, before any request
             raise TypeError(f"unknown profile fields: {sorted(unknown)}")
         return await self.request("PATCH", f"/users/{user_id}/profiles/{personality}", json=fields)
 
     async def delete_profile(self, user_id: int | str, *, personality: str) -> bool:
         """False when there was no profile."""
-        try:
-            await self.request("DELETE", f"/users/{user_id}/profiles/{personality}")
-        except TzurotApiError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
+        return await self._delete(f"/users/{user_id}/profiles/{personality}")
 
 
 async def _read_json(response: aiohttp.ClientResponse) -> Any:
